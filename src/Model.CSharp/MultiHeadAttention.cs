@@ -1,0 +1,63 @@
+using System;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Research.Model;
+
+/// <summary>
+/// Multi-head scaled dot-product attention, softmax(QKᵀ/√d_head)V, with queries and keys/values from
+/// possibly different sequences (self- or cross-modal attention).
+/// forward(query (B, Tq, D), memory (B, Tk, D), attend (bool, broadcastable to (B, 1, Tq, Tk), true = attend)) → (B, Tq, D).
+/// </summary>
+public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    readonly Linear q_proj;
+    readonly Linear k_proj;
+    readonly Linear v_proj;
+    readonly Linear out_proj;
+    readonly long heads;
+    readonly double dropout;
+
+    public MultiHeadAttention(string name, long dModel, long heads, double dropout) : base(name)
+    {
+        if (dModel % heads != 0)
+        {
+            throw new ArgumentException($"{name}: dModel {dModel} not divisible by {heads} heads");
+        }
+        this.heads = heads;
+        this.dropout = dropout;
+        q_proj = nn.Linear(dModel, dModel);
+        k_proj = nn.Linear(dModel, dModel);
+        v_proj = nn.Linear(dModel, dModel);
+        out_proj = nn.Linear(dModel, dModel);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor query, Tensor memory, Tensor attend)
+    {
+        var (q, k, v) = Project(query, memory);
+        var o = F.scaled_dot_product_attention(q, k, v, attend, training ? dropout : 0.0, false); // (B, H, Tq, dh)
+        return out_proj.forward(Merge(o, query.shape));
+    }
+
+    /// <summary>Attention weights (B, H, Tq, Tk) for inspection and plots; not used in training.</summary>
+    public Tensor Weights(Tensor query, Tensor memory, Tensor attend)
+    {
+        var (q, k, _) = Project(query, memory);
+        var scores = matmul(q, k.transpose(-2, -1)) / Math.Sqrt(q.shape[3]);
+        return scores.masked_fill(attend.logical_not(), double.NegativeInfinity).softmax(-1);
+    }
+
+    (Tensor q, Tensor k, Tensor v) Project(Tensor query, Tensor memory)
+    {
+        long b = query.shape[0], tq = query.shape[1], tk = memory.shape[1], d = query.shape[2];
+        long dh = d / heads;
+        var q = q_proj.forward(query).view(b, tq, heads, dh).transpose(1, 2);
+        var k = k_proj.forward(memory).view(b, tk, heads, dh).transpose(1, 2);
+        var v = v_proj.forward(memory).view(b, tk, heads, dh).transpose(1, 2);
+        return (q, k, v);
+    }
+
+    static Tensor Merge(Tensor o, long[] queryShape) => o.transpose(1, 2).reshape(queryShape[0], queryShape[1], queryShape[2]);
+}

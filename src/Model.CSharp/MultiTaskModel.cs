@@ -1,0 +1,68 @@
+using System;
+using static TorchSharp.torch;
+
+namespace Research.Model;
+
+/// <summary>
+/// The multi-task transformer of Figure 1: the joint encoder plus one head per task with a positive weight
+/// (ASR decoder, speaker classifier, emotion classifier). forward(input, asrInput?) → output; the ASR
+/// decoder runs with teacher forcing on <c>asrInput</c> and is skipped when it is null.
+/// </summary>
+public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutput>
+{
+    readonly MultimodalEncoder encoder;
+    readonly AsrDecoder? asr;
+    readonly PooledClassifier? speaker;
+    readonly PooledClassifier? emotion;
+
+    public MultiTaskModel(ModelConfig config, string name = "multitask") : base(name)
+    {
+        config.Validate();
+        Config = config;
+        encoder = new MultimodalEncoder("encoder", config);
+        if (config.Tasks.Asr > 0)
+        {
+            asr = new AsrDecoder("asr", config);
+        }
+        if (config.Tasks.Speaker > 0)
+        {
+            speaker = new PooledClassifier("speaker", config.DModel, config.Speakers);
+        }
+        if (config.Tasks.Emotion > 0)
+        {
+            emotion = new PooledClassifier("emotion", config.DModel, config.Emotions);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>The configuration the model was built from.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The joint encoder (its weights can be changed for ablations).</summary>
+    public MultimodalEncoder Encoder => encoder;
+
+    /// <summary>The ASR decoder, when the ASR task has a positive weight.</summary>
+    public AsrDecoder? Asr => asr;
+
+    public override ModelOutput forward(EncoderInput input, Tensor? asrInput)
+    {
+        var enc = encoder.forward(input);
+        Tensor? asrLogits = null;
+        if (asr is not null && asrInput is not null)
+        {
+            asrLogits = asr.forward(asrInput, enc.Fused, enc.Padding);
+        }
+        var speakerLogits = speaker?.forward(enc.Fused, enc.Padding);
+        var emotionLogits = emotion?.forward(enc.Fused, enc.Padding);
+        return new ModelOutput(enc, asrLogits, speakerLogits, emotionLogits);
+    }
+
+    /// <summary>Greedy transcripts (character ids) for an input; needs the ASR head.</summary>
+    public long[][] Transcribe(EncoderInput input, int maxLength)
+    {
+        var decoder = asr ?? throw new InvalidOperationException("this model has no ASR head (ASR task weight 0)");
+        using var _ = no_grad();
+        var enc = encoder.forward(input);
+        return decoder.Greedy(enc.Fused, enc.Padding, maxLength);
+    }
+}

@@ -1,0 +1,83 @@
+using System;
+using static TorchSharp.torch;
+
+namespace Research.Model;
+
+/// <summary>
+/// The joint encoder of Figure 1: an audio encoder, a video→audio and a text→audio cross-modal transformer
+/// (queried by the audio encoder's output), and a weighted sum of the three streams. A branch is built only
+/// when its modality weight in the config is positive; <see cref="Weights"/> may be changed afterwards (the
+/// paper's inference-time ablations), and a stream whose weight is 0 is not computed and may have no input.
+/// forward(input) → fused (B, Ta, D) with the audio padding.
+/// </summary>
+public sealed class MultimodalEncoder : nn.Module<EncoderInput, EncoderOutput>
+{
+    readonly AudioEncoder audio;
+    readonly CrossModalTransformer? video;
+    readonly CrossModalTransformer? text;
+    ModalityWeights weights;
+
+    public MultimodalEncoder(string name, ModelConfig config) : base(name)
+    {
+        config.Validate();
+        weights = config.Modalities;
+        audio = new AudioEncoder("audio", config);
+        if (config.Modalities.Video > 0)
+        {
+            video = new CrossModalTransformer("video", "video", config.VideoDim, config);
+        }
+        if (config.Modalities.Text > 0)
+        {
+            text = new CrossModalTransformer("text", "text", config.TextDim, config);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>The audio-only encoder.</summary>
+    public AudioEncoder Audio => audio;
+
+    /// <summary>The video→audio branch, when built.</summary>
+    public CrossModalTransformer? Video => video;
+
+    /// <summary>The text→audio branch, when built.</summary>
+    public CrossModalTransformer? Text => text;
+
+    /// <summary>Stream weights used by forward. A positive weight needs its branch to have been built.</summary>
+    public ModalityWeights Weights
+    {
+        get => weights;
+        set
+        {
+            value.Validate();
+            if (value.Video > 0 && video is null)
+            {
+                throw new ArgumentException($"video weight {value.Video} > 0 but this encoder was built without a video branch");
+            }
+            if (value.Text > 0 && text is null)
+            {
+                throw new ArgumentException($"text weight {value.Text} > 0 but this encoder was built without a text branch");
+            }
+            weights = value;
+        }
+    }
+
+    public override EncoderOutput forward(EncoderInput input)
+    {
+        var a = audio.forward(input.Audio.Features, input.Audio.Padding);
+        var fused = a * weights.Audio;
+        Tensor? v = null, t = null;
+        if (weights.Video > 0)
+        {
+            var src = input.Video ?? throw new ArgumentException($"video weight is {weights.Video} but the batch has no video");
+            v = video!.forward(a, input.Audio.Padding, src.Features, src.Padding);
+            fused = fused + v * weights.Video;
+        }
+        if (weights.Text > 0)
+        {
+            var src = input.Text ?? throw new ArgumentException($"text weight is {weights.Text} but the batch has no text");
+            t = text!.forward(a, input.Audio.Padding, src.Features, src.Padding);
+            fused = fused + t * weights.Text;
+        }
+        return new EncoderOutput(fused, input.Audio.Padding, a, v, t);
+    }
+}
