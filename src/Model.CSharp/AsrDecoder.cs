@@ -19,7 +19,8 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
     readonly Linear output;
     readonly double scale;
 
-    public AsrDecoder(string name, ModelConfig config) : base(name)
+    public AsrDecoder(string name, ModelConfig config)
+        : base(name)
     {
         embed = nn.Embedding(config.VocabSize, config.DModel, padding_idx: CharVocabulary.Pad);
         dropout = nn.Dropout(config.Dropout);
@@ -74,9 +75,14 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
         }
         var flat = ys.cpu().data<long>().ToArray();
         long width = ys.shape[1];
-        return Enumerable.Range(0, (int)b)
-            .Select(i => flat.Skip((int)(i * width) + 1).Take((int)width - 1)
-                .TakeWhile(t => t != CharVocabulary.Eos && t != CharVocabulary.Pad).ToArray())
+        return Enumerable
+            .Range(0, (int)b)
+            .Select(i =>
+                flat.Skip((int)(i * width) + 1)
+                    .Take((int)width - 1)
+                    .TakeWhile(t => t != CharVocabulary.Eos && t != CharVocabulary.Pad)
+                    .ToArray()
+            )
             .ToArray();
     }
 }

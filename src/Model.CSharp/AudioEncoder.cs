@@ -15,7 +15,8 @@ public sealed class AudioEncoder : nn.Module<Tensor, Tensor, Tensor>
     readonly ModuleList<EncoderLayer> layers;
     readonly LayerNorm final_norm;
 
-    public AudioEncoder(string name, ModelConfig config) : base(name)
+    public AudioEncoder(string name, ModelConfig config)
+        : base(name)
     {
         input_proj = nn.Linear(config.AudioDim, config.DModel);
         dropout = nn.Dropout(config.Dropout);

@@ -68,7 +68,9 @@ public sealed class CharVocabulary
             }
             else
             {
-                throw new FormatException($"{item}: character '{lower[i]}' (U+{(int)lower[i]:X4}) at position {i} is not in the vocabulary \"{Characters}\"");
+                throw new FormatException(
+                    $"{item}: character '{lower[i]}' (U+{(int)lower[i]:X4}) at position {i} is not in the vocabulary \"{Characters}\""
+                );
             }
         }
         return result;

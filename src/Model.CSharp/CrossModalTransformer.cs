@@ -18,7 +18,8 @@ public sealed class CrossModalTransformer : nn.Module<Tensor, Tensor, Tensor, Te
     readonly LayerNorm final_norm;
     readonly string modality;
 
-    public CrossModalTransformer(string name, string modality, long sourceDim, ModelConfig config) : base(name)
+    public CrossModalTransformer(string name, string modality, long sourceDim, ModelConfig config)
+        : base(name)
     {
         this.modality = modality;
         source_proj = nn.Linear(sourceDim, config.DModel);

@@ -30,9 +30,10 @@ public static class Devices
             if (!available)
             {
                 throw new NotSupportedException(
-                    $"device '{name}': TorchSharp's CUDA backend is not available in this build (it references libtorch-cpu; " +
-                    "the CUDA packages TorchSharp-cuda-linux/libtorch-cuda are not served by this registry). " +
-                    "Use --device cpu, or reference libtorch-cuda-12.x-linux-x64 in src/Model.CSharp on a machine with CUDA.");
+                    $"device '{name}': TorchSharp's CUDA backend is not available in this build (it references libtorch-cpu; "
+                        + "the CUDA packages TorchSharp-cuda-linux/libtorch-cuda are not served by this registry). "
+                        + "Use --device cpu, or reference libtorch-cuda-12.x-linux-x64 in src/Model.CSharp on a machine with CUDA."
+                );
             }
             var device = new Device(n);
             if (device.index >= cuda.device_count())

@@ -27,8 +27,7 @@ public static class ElfVersionNeeds
     public static List<Need> Read(byte[] elf, string path)
     {
         var sections = Sections(elf, path);
-        var verneed = sections.Find(s => s.Type == ShtGnuVerneed)
-            ?? throw new InvalidDataException($"{path}: no .gnu.version_r section");
+        var verneed = sections.Find(s => s.Type == ShtGnuVerneed) ?? throw new InvalidDataException($"{path}: no .gnu.version_r section");
         var strtab = sections[(int)verneed.Link];
         var needs = new List<Need>();
         long entry = verneed.Offset;
@@ -81,7 +80,8 @@ public static class ElfVersionNeeds
     /// </summary>
     public static bool MarkWeak(byte[] elf, string file, string version, IReadOnlyCollection<string> expectedSymbols, string path)
     {
-        var need = Read(elf, path).Find(n => n.File == file && n.Version == version)
+        var need =
+            Read(elf, path).Find(n => n.File == file && n.Version == version)
             ?? throw new InvalidDataException($"{path}: needs no {version} from {file}");
         if ((need.Flags & VerFlgWeak) != 0)
         {
@@ -91,7 +91,8 @@ public static class ElfVersionNeeds
         if (symbols.Count != expectedSymbols.Count || !new HashSet<string>(symbols).SetEquals(expectedSymbols))
         {
             throw new InvalidDataException(
-                $"{path}: {version} is used by [{string.Join(", ", symbols)}], expected [{string.Join(", ", expectedSymbols)}]; refusing to mark it weak");
+                $"{path}: {version} is used by [{string.Join(", ", symbols)}], expected [{string.Join(", ", expectedSymbols)}]; refusing to mark it weak"
+            );
         }
         BinaryPrimitives.WriteUInt16LittleEndian(elf.AsSpan((int)need.FlagsOffset, 2), (ushort)(need.Flags | VerFlgWeak));
         return true;
@@ -116,7 +117,15 @@ public static class ElfVersionNeeds
         for (int i = 0; i < shnum; i++)
         {
             long h = shoff + (long)i * shentsize;
-            sections.Add(new Section(U32(elf, h + 4, path), (long)U64(elf, h + 0x18, path), (long)U64(elf, h + 0x20, path), U32(elf, h + 0x28, path), U32(elf, h + 0x2c, path)));
+            sections.Add(
+                new Section(
+                    U32(elf, h + 4, path),
+                    (long)U64(elf, h + 0x18, path),
+                    (long)U64(elf, h + 0x20, path),
+                    U32(elf, h + 0x28, path),
+                    U32(elf, h + 0x2c, path)
+                )
+            );
         }
         return sections;
     }

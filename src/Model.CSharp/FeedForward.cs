@@ -10,7 +10,8 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     readonly Linear w2;
     readonly Dropout dropout;
 
-    public FeedForward(string name, long dModel, long inner, double dropout) : base(name)
+    public FeedForward(string name, long dModel, long inner, double dropout)
+        : base(name)
     {
         w1 = nn.Linear(dModel, inner);
         w2 = nn.Linear(inner, dModel);

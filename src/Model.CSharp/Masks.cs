@@ -16,7 +16,9 @@ public static class Masks
     {
         if (padding.dtype != ScalarType.Bool || padding.dim() != 2)
         {
-            throw new ArgumentException($"padding must be a (Batch, Length) bool tensor, got {padding.dtype} of shape [{string.Join(", ", padding.shape)}]");
+            throw new ArgumentException(
+                $"padding must be a (Batch, Length) bool tensor, got {padding.dtype} of shape [{string.Join(", ", padding.shape)}]"
+            );
         }
         return padding.logical_not().unsqueeze(1).unsqueeze(1);
     }
@@ -40,7 +42,9 @@ public static class Masks
         if (empty.any().item<bool>())
         {
             var items = empty.nonzero().flatten().data<long>().ToArray();
-            throw new ArgumentException($"{modality}: item(s) {string.Join(", ", items)} of the batch have no frames; give the modality weight 0 or drop the item");
+            throw new ArgumentException(
+                $"{modality}: item(s) {string.Join(", ", items)} of the batch have no frames; give the modality weight 0 or drop the item"
+            );
         }
     }
 }

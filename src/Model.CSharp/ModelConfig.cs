@@ -126,12 +126,23 @@ public sealed record ModelConfig
     /// <summary>Throws, naming the field, unless every size is positive and consistent.</summary>
     public void Validate()
     {
-        foreach (var (name, v) in new[]
-        {
-            ("AudioDim", AudioDim), ("VideoDim", VideoDim), ("TextDim", TextDim), ("DModel", DModel), ("Heads", Heads),
-            ("FeedForward", FeedForward), ("AudioLayers", AudioLayers), ("CrossModalLayers", CrossModalLayers),
-            ("DecoderLayers", DecoderLayers), ("VocabSize", VocabSize), ("Speakers", Speakers), ("Emotions", Emotions),
-        })
+        foreach (
+            var (name, v) in new[]
+            {
+                ("AudioDim", AudioDim),
+                ("VideoDim", VideoDim),
+                ("TextDim", TextDim),
+                ("DModel", DModel),
+                ("Heads", Heads),
+                ("FeedForward", FeedForward),
+                ("AudioLayers", AudioLayers),
+                ("CrossModalLayers", CrossModalLayers),
+                ("DecoderLayers", DecoderLayers),
+                ("VocabSize", VocabSize),
+                ("Speakers", Speakers),
+                ("Emotions", Emotions),
+            }
+        )
         {
             if (v <= 0)
             {
@@ -152,7 +163,11 @@ public sealed record ModelConfig
         }
         if (VocabSize <= CharVocabulary.FirstCharacter)
         {
-            throw new ArgumentOutOfRangeException(nameof(VocabSize), VocabSize, $"VocabSize must exceed the {CharVocabulary.FirstCharacter} special symbols");
+            throw new ArgumentOutOfRangeException(
+                nameof(VocabSize),
+                VocabSize,
+                $"VocabSize must exceed the {CharVocabulary.FirstCharacter} special symbols"
+            );
         }
         Modalities.Validate();
         Tasks.Validate();

@@ -19,7 +19,8 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
     readonly long heads;
     readonly double dropout;
 
-    public MultiHeadAttention(string name, long dModel, long heads, double dropout) : base(name)
+    public MultiHeadAttention(string name, long dModel, long heads, double dropout)
+        : base(name)
     {
         if (dModel % heads != 0)
         {
@@ -51,7 +52,10 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
 
     (Tensor q, Tensor k, Tensor v) Project(Tensor query, Tensor memory)
     {
-        long b = query.shape[0], tq = query.shape[1], tk = memory.shape[1], d = query.shape[2];
+        long b = query.shape[0],
+            tq = query.shape[1],
+            tk = memory.shape[1],
+            d = query.shape[2];
         long dh = d / heads;
         var q = q_proj.forward(query).view(b, tq, heads, dh).transpose(1, 2);
         var k = k_proj.forward(memory).view(b, tk, heads, dh).transpose(1, 2);

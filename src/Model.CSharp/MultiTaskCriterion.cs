@@ -31,13 +31,22 @@ public sealed class MultiTaskCriterion
     /// <summary>The loss of one batch.</summary>
     public LossTerms Compute(ModelOutput output, Targets targets)
     {
-        Tensor? asr = null, speaker = null, emotion = null;
+        Tensor? asr = null,
+            speaker = null,
+            emotion = null;
         var total = zeros(1, device: output.Encoder.Fused.device).squeeze();
         if (weights.Asr > 0)
         {
-            var logits = output.AsrLogits ?? throw new ArgumentException("ASR weight > 0 but the model produced no ASR logits (no ASR input given?)");
+            var logits =
+                output.AsrLogits
+                ?? throw new ArgumentException("ASR weight > 0 but the model produced no ASR logits (no ASR input given?)");
             var target = targets.AsrTarget ?? throw new ArgumentException("ASR weight > 0 but the batch has no ASR targets");
-            asr = F.cross_entropy(logits.reshape(-1, logits.shape[2]), target.reshape(-1), ignore_index: CharVocabulary.Pad, label_smoothing: labelSmoothing);
+            asr = F.cross_entropy(
+                logits.reshape(-1, logits.shape[2]),
+                target.reshape(-1),
+                ignore_index: CharVocabulary.Pad,
+                label_smoothing: labelSmoothing
+            );
             total = total + asr * weights.Asr;
         }
         if (weights.Speaker > 0)

@@ -15,7 +15,8 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
     readonly PooledClassifier? speaker;
     readonly PooledClassifier? emotion;
 
-    public MultiTaskModel(ModelConfig config, string name = "multitask") : base(name)
+    public MultiTaskModel(ModelConfig config, string name = "multitask")
+        : base(name)
     {
         config.Validate();
         Config = config;

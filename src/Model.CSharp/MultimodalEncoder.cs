@@ -17,7 +17,8 @@ public sealed class MultimodalEncoder : nn.Module<EncoderInput, EncoderOutput>
     readonly CrossModalTransformer? text;
     ModalityWeights weights;
 
-    public MultimodalEncoder(string name, ModelConfig config) : base(name)
+    public MultimodalEncoder(string name, ModelConfig config)
+        : base(name)
     {
         config.Validate();
         weights = config.Modalities;
@@ -65,7 +66,8 @@ public sealed class MultimodalEncoder : nn.Module<EncoderInput, EncoderOutput>
     {
         var a = audio.forward(input.Audio.Features, input.Audio.Padding);
         var fused = a * weights.Audio;
-        Tensor? v = null, t = null;
+        Tensor? v = null,
+            t = null;
         if (weights.Video > 0)
         {
             var src = input.Video ?? throw new ArgumentException($"video weight is {weights.Video} but the batch has no video");

@@ -14,7 +14,8 @@ public sealed class PooledClassifier : nn.Module<Tensor, Tensor, Tensor>
 {
     readonly Linear affine;
 
-    public PooledClassifier(string name, long dModel, long classes) : base(name)
+    public PooledClassifier(string name, long dModel, long classes)
+        : base(name)
     {
         affine = nn.Linear(dModel, classes);
         RegisterComponents();

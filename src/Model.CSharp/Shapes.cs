@@ -11,11 +11,20 @@ public static class Shapes
     {
         if (features.dim() != 3 || features.shape[2] != dim)
         {
-            throw new ArgumentException($"{modality}: expected features of shape (Batch, Length, {dim}), got [{string.Join(", ", features.shape)}]");
+            throw new ArgumentException(
+                $"{modality}: expected features of shape (Batch, Length, {dim}), got [{string.Join(", ", features.shape)}]"
+            );
         }
-        if (padding.dtype != ScalarType.Bool || padding.dim() != 2 || padding.shape[0] != features.shape[0] || padding.shape[1] != features.shape[1])
+        if (
+            padding.dtype != ScalarType.Bool
+            || padding.dim() != 2
+            || padding.shape[0] != features.shape[0]
+            || padding.shape[1] != features.shape[1]
+        )
         {
-            throw new ArgumentException($"{modality}: expected a bool padding mask of shape [{features.shape[0]}, {features.shape[1]}], got {padding.dtype} [{string.Join(", ", padding.shape)}]");
+            throw new ArgumentException(
+                $"{modality}: expected a bool padding mask of shape [{features.shape[0]}, {features.shape[1]}], got {padding.dtype} [{string.Join(", ", padding.shape)}]"
+            );
         }
     }
 }

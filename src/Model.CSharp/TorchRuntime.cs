@@ -44,7 +44,10 @@ public static class TorchRuntime
                 }
                 catch (Exception e)
                 {
-                    throw new InvalidOperationException($"TorchSharp's native library did not load ({patch}). Run a clean build (dotnet build) and try again.", e);
+                    throw new InvalidOperationException(
+                        $"TorchSharp's native library did not load ({patch}). Run a clean build (dotnet build) and try again.",
+                        e
+                    );
                 }
                 Report = patch;
                 initialized = true;
@@ -52,7 +55,11 @@ public static class TorchRuntime
             int n = threads ?? Environment.ProcessorCount;
             if (n < 1 || n > Environment.ProcessorCount)
             {
-                throw new ArgumentOutOfRangeException(nameof(threads), n, $"threads must be in 1..{Environment.ProcessorCount} (the core count)");
+                throw new ArgumentOutOfRangeException(
+                    nameof(threads),
+                    n,
+                    $"threads must be in 1..{Environment.ProcessorCount} (the core count)"
+                );
             }
             set_num_threads(n);
         }
@@ -64,7 +71,9 @@ public static class TorchRuntime
         string root = Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location) ?? AppContext.BaseDirectory;
         string[] candidates = [Path.Combine(root, "runtimes", "linux-x64", "native"), root];
         return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "libLibTorchSharp.so")))
-            ?? throw new FileNotFoundException($"libLibTorchSharp.so not found in {string.Join(" or ", candidates)}; build the project first (dotnet build)");
+            ?? throw new FileNotFoundException(
+                $"libLibTorchSharp.so not found in {string.Join(" or ", candidates)}; build the project first (dotnet build)"
+            );
     }
 
     /// <summary>The libstdc++ this process uses (already mapped, else the first on the standard paths).</summary>

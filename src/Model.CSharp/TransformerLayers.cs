@@ -16,7 +16,8 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor, Tensor>
     readonly FeedForward feed_forward;
     readonly Dropout dropout;
 
-    public EncoderLayer(string name, long dModel, long heads, long inner, double dropout) : base(name)
+    public EncoderLayer(string name, long dModel, long heads, long inner, double dropout)
+        : base(name)
     {
         norm_attn = nn.LayerNorm(dModel);
         self_attn = new MultiHeadAttention("self_attn", dModel, heads, dropout);
@@ -54,7 +55,8 @@ public sealed class CrossModalLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
     readonly FeedForward feed_forward;
     readonly Dropout dropout;
 
-    public CrossModalLayer(string name, long dModel, long heads, long inner, double dropout) : base(name)
+    public CrossModalLayer(string name, long dModel, long heads, long inner, double dropout)
+        : base(name)
     {
         norm_query = nn.LayerNorm(dModel);
         norm_source = nn.LayerNorm(dModel);
@@ -91,7 +93,8 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor, Ten
     readonly FeedForward feed_forward;
     readonly Dropout dropout;
 
-    public DecoderLayer(string name, long dModel, long heads, long inner, double dropout) : base(name)
+    public DecoderLayer(string name, long dModel, long heads, long inner, double dropout)
+        : base(name)
     {
         norm_self = nn.LayerNorm(dModel);
         self_attn = new MultiHeadAttention("self_attn", dModel, heads, dropout);

@@ -33,29 +33,38 @@ let tinyAllTasks = tinyWith (TaskWeights(0.8, 0.2, 1.0)) ModalityWeights.Paper
 
 /// Random (T_i, dim) arrays from a seeded generator.
 let randomItems (rng: Random) (lengths: int list) (dim: int) : float32[,] array =
-    [| for t in lengths -> Array2D.init t dim (fun _ _ -> float32 (rng.NextDouble() * 2.0 - 1.0)) |]
+    [|
+        for t in lengths -> Array2D.init t dim (fun _ _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+    |]
 
 /// Pads items into a batch and fills the padded positions with large garbage (not zeros): an
 /// implementation that does not mask padding, or that guesses padding from zeros (MulT), sees it.
 let padWithGarbage (items: float32[,] array) : Sequence =
     let s = Sequence.FromArrays(items)
-    let garbage = torch.randn(s.Features.shape) * 100.0f
-    let features = torch.where(s.Padding.unsqueeze(-1), garbage, s.Features)
+    let garbage = torch.randn (s.Features.shape) * 100.0f
+    let features = torch.where (s.Padding.unsqueeze (-1), garbage, s.Features)
     Sequence(features, s.Padding)
 
 /// One example's three modalities as arrays.
 type Example =
-    { Audio: float32[,]
-      Video: float32[,]
-      Text: float32[,] }
+    {
+        Audio: float32[,]
+        Video: float32[,]
+        Text: float32[,]
+    }
 
 /// Examples with the given (audio, video, text) lengths.
 let examples (seed: int) (config: ModelConfig) (lengths: (int * int * int) list) : Example list =
     let rng = Random seed
-    [ for (a, v, t) in lengths ->
-          { Audio = (randomItems rng [ a ] config.AudioDim)[0]
-            Video = (randomItems rng [ v ] config.VideoDim)[0]
-            Text = (randomItems rng [ t ] config.TextDim)[0] } ]
+
+    [
+        for (a, v, t) in lengths ->
+            {
+                Audio = (randomItems rng [ a ] config.AudioDim)[0]
+                Video = (randomItems rng [ v ] config.VideoDim)[0]
+                Text = (randomItems rng [ t ] config.TextDim)[0]
+            }
+    ]
 
 /// The encoder input of a list of examples, padded with garbage.
 let batch (xs: Example list) : EncoderInput =

@@ -5,4 +5,5 @@ open Expecto
 [<EntryPoint>]
 let main argv =
     Research.Model.TorchRuntime.Initialize()
-    runTestsInAssemblyWithCLIArgs [] argv
+    // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
+    runTestsInAssemblyWithCLIArgs [ Sequenced ] argv

@@ -13,54 +13,80 @@ let tests =
     testSequenced
     <| testList
         "MultiTaskCriterion"
-        [ test "terms match hand-written formulas and the total is their weighted sum" {
-              use _ = torch.NewDisposeScope()
-              torch.manual_seed 3L |> ignore
-              let asrLogits = torch.randn (2L, 4L, 7L)
-              // Item 1 is shorter: its last two targets are padding and must not count.
-              let asrTarget = (longs [| 4L; 5L; 6L; 2L; 4L; 2L; 0L; 0L |]).reshape (2L, 4L)
-              let spkLogits = torch.randn (2L, 5L)
-              let speakers = longs [| 3L; 0L |]
-              let emoLogits = torch.randn (2L, 6L)
-              let emotions = floats [ 2L; 6L ] [| 1f; 0f; 0f; 1f; 0f; 0f; 0f; 1f; 1f; 0f; 0f; 1f |] false
-              let posWeights = floats [ 6L ] [| 1f; 2f; 3f; 4f; 5f; 6f |] false
-              let output = ModelOutput(encoderStub (), asrLogits, spkLogits, emoLogits)
-              let loss =
-                  MultiTaskCriterion(TaskWeights(0.8, 0.2, 0.5), 0.0, posWeights)
-                      .Compute(output, Targets(null, asrTarget, speakers, emotions))
-              // Cross-entropy by hand: mean over the 6 real positions of -log softmax at the target.
-              let logp = asrLogits.log_softmax(-1).reshape (8L, 7L)
-              let asrByHand =
-                  [ for i, t in Seq.indexed (values asrTarget) do if t <> 0f then yield -(logp[int64 i, int64 t].item<float32> ()) ]
-                  |> List.average
-              Expect.floatClose Accuracy.medium (float (loss.Asr.item<float32> ())) (float asrByHand) "ASR cross-entropy ignores padding"
-              let spkLogp = spkLogits.log_softmax (-1)
-              let spkByHand = -(spkLogp[0L, 3L].item<float32> () + spkLogp[1L, 0L].item<float32> ()) / 2f
-              Expect.floatClose Accuracy.medium (float (loss.Speaker.item<float32> ())) (float spkByHand) "speaker cross-entropy"
-              // BCE with positive weights: -(w·y·log σ(x) + (1-y)·log(1-σ(x))), mean over all entries.
-              let x, y, w = values emoLogits, values emotions, values posWeights
-              let sigmoid v = 1.0 / (1.0 + exp (-v))
-              let bceByHand =
-                  [ for i in 0..11 ->
-                        let s = sigmoid (float x[i])
-                        -(float w[i % 6] * float y[i] * log s + (1.0 - float y[i]) * log (1.0 - s)) ]
-                  |> List.average
-              Expect.floatClose Accuracy.medium (float (loss.Emotion.item<float32> ())) bceByHand "emotion BCE with positive weights"
-              let total = 0.8 * float asrByHand + 0.2 * float spkByHand + 0.5 * bceByHand
-              Expect.floatClose Accuracy.medium (float (loss.Total.item<float32> ())) total "weighted total"
-          }
+        [
+            test "terms match hand-written formulas and the total is their weighted sum" {
+                use _ = torch.NewDisposeScope()
+                torch.manual_seed 3L |> ignore
+                let asrLogits = torch.randn (2L, 4L, 7L)
+                // Item 1 is shorter: its last two targets are padding and must not count.
+                let asrTarget = (longs [| 4L; 5L; 6L; 2L; 4L; 2L; 0L; 0L |]).reshape(2L, 4L)
+                let spkLogits = torch.randn (2L, 5L)
+                let speakers = longs [| 3L; 0L |]
+                let emoLogits = torch.randn (2L, 6L)
 
-          test "a zero weight computes no term and needs no head or target" {
-              use _ = torch.NewDisposeScope()
-              let output = ModelOutput(encoderStub (), null, torch.randn (2L, 5L), null)
-              let loss = MultiTaskCriterion(TaskWeights(0.0, 1.0, 0.0)).Compute(output, Targets(null, null, longs [| 1L; 2L |], null))
-              Expect.isNull loss.Asr "no ASR term"
-              Expect.isNull loss.Emotion "no emotion term"
-              Expect.equal (loss.Total.item<float32> ()) (loss.Speaker.item<float32> ()) "total = speaker term"
-          }
+                let emotions =
+                    floats [ 2L; 6L ] [| 1f; 0f; 0f; 1f; 0f; 0f; 0f; 1f; 1f; 0f; 0f; 1f |] false
 
-          test "a positive weight without its targets is a clear error" {
-              let output = ModelOutput(encoderStub (), null, torch.randn (2L, 5L), null)
-              Expect.throwsC (fun () -> MultiTaskCriterion(TaskWeights.Pretraining).Compute(output, Targets(null, null, null, null)) |> ignore) (fun e ->
-                  Expect.stringContains e.Message "ASR" "names the task")
-          } ]
+                let posWeights = floats [ 6L ] [| 1f; 2f; 3f; 4f; 5f; 6f |] false
+                let output = ModelOutput(encoderStub (), asrLogits, spkLogits, emoLogits)
+
+                let loss =
+                    MultiTaskCriterion(TaskWeights(0.8, 0.2, 0.5), 0.0, posWeights)
+                        .Compute(output, Targets(null, asrTarget, speakers, emotions))
+                // Cross-entropy by hand: mean over the 6 real positions of -log softmax at the target.
+                let logp = asrLogits.log_softmax(-1).reshape(8L, 7L)
+
+                let asrByHand =
+                    [
+                        for i, t in Seq.indexed (values asrTarget) do
+                            if t <> 0f then
+                                yield -(logp[int64 i, int64 t].item<float32>())
+                    ]
+                    |> List.average
+
+                Expect.floatClose Accuracy.medium (float (loss.Asr.item<float32>())) (float asrByHand) "ASR cross-entropy ignores padding"
+                let spkLogp = spkLogits.log_softmax (-1)
+
+                let spkByHand =
+                    -(spkLogp[0L, 3L].item<float32>() + spkLogp[1L, 0L].item<float32>()) / 2f
+
+                Expect.floatClose Accuracy.medium (float (loss.Speaker.item<float32>())) (float spkByHand) "speaker cross-entropy"
+                // BCE with positive weights: -(w·y·log σ(x) + (1-y)·log(1-σ(x))), mean over all entries.
+                let x, y, w = values emoLogits, values emotions, values posWeights
+                let sigmoid v = 1.0 / (1.0 + exp (-v))
+
+                let bceByHand =
+                    [
+                        for i in 0..11 ->
+                            let s = sigmoid (float x[i])
+                            -(float w[i % 6] * float y[i] * log s + (1.0 - float y[i]) * log (1.0 - s))
+                    ]
+                    |> List.average
+
+                Expect.floatClose Accuracy.medium (float (loss.Emotion.item<float32>())) bceByHand "emotion BCE with positive weights"
+                let total = 0.8 * float asrByHand + 0.2 * float spkByHand + 0.5 * bceByHand
+                Expect.floatClose Accuracy.medium (float (loss.Total.item<float32>())) total "weighted total"
+            }
+
+            test "a zero weight computes no term and needs no head or target" {
+                use _ = torch.NewDisposeScope()
+                let output = ModelOutput(encoderStub (), null, torch.randn (2L, 5L), null)
+
+                let loss =
+                    MultiTaskCriterion(TaskWeights(0.0, 1.0, 0.0)).Compute(output, Targets(null, null, longs [| 1L; 2L |], null))
+
+                Expect.isNull loss.Asr "no ASR term"
+                Expect.isNull loss.Emotion "no emotion term"
+                Expect.equal (loss.Total.item<float32>()) (loss.Speaker.item<float32>()) "total = speaker term"
+            }
+
+            test "a positive weight without its targets is a clear error" {
+                let output = ModelOutput(encoderStub (), null, torch.randn (2L, 5L), null)
+
+                Expect.throwsC
+                    (fun () ->
+                        MultiTaskCriterion(TaskWeights.Pretraining).Compute(output, Targets(null, null, null, null))
+                        |> ignore)
+                    (fun e -> Expect.stringContains e.Message "ASR" "names the task")
+            }
+        ]

@@ -14,7 +14,7 @@ let values (t: torch.Tensor) : float32 array =
 
 /// Largest absolute difference between two tensors of the same shape.
 let maxAbsDiff (a: torch.Tensor) (b: torch.Tensor) : float =
-    (a - b).abs().max().item<float32> () |> float
+    (a - b).abs().max().item<float32>() |> float
 
 /// A 1-D int64 tensor.
 let longs (values: int64 array) : torch.Tensor = torch.tensor (values: int64 array)

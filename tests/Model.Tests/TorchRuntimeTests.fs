@@ -10,75 +10,89 @@ let tests =
     testSequenced
     <| testList
         "TorchRuntime"
-        [ test "TorchSharp loads and computes a matmul and a gradient" {
-              let a = Tensors.floats [ 2L; 2L ] [| 1.0f; 2.0f; 3.0f; 4.0f |] true
-              let b = Tensors.floats [ 2L; 2L ] [| 5.0f; 6.0f; 7.0f; 8.0f |] false
-              let y = torch.matmul(a, b).sum ()
-              y.backward ()
-              Expect.floatClose Accuracy.high (y.item<float32> () |> float) 134.0 "sum of [[19,22],[43,50]]"
-              // d/da sum(a @ b) = row sums of b, broadcast over rows: [[11, 15], [11, 15]]
-              Expect.sequenceEqual (Tensors.values a.grad) [| 11.0f; 15.0f; 11.0f; 15.0f |] "gradient"
-          }
+        [
+            test "TorchSharp loads and computes a matmul and a gradient" {
+                let a = Tensors.floats [ 2L; 2L ] [| 1.0f; 2.0f; 3.0f; 4.0f |] true
+                let b = Tensors.floats [ 2L; 2L ] [| 5.0f; 6.0f; 7.0f; 8.0f |] false
+                let y = torch.matmul(a, b).sum()
+                y.backward ()
+                Expect.floatClose Accuracy.high (y.item<float32>() |> float) 134.0 "sum of [[19,22],[43,50]]"
+                // d/da sum(a @ b) = row sums of b, broadcast over rows: [[11, 15], [11, 15]]
+                Expect.sequenceEqual (Tensors.values a.grad) [| 11.0f; 15.0f; 11.0f; 15.0f |] "gradient"
+            }
 
-          test "the loaded libLibTorchSharp.so needs GLIBCXX_3.4.32 weakly or the system has it" {
-              let lib = Path.Combine(TorchRuntime.NativeFolder(), "libLibTorchSharp.so")
-              let need =
-                  ElfVersionNeeds.Read(File.ReadAllBytes lib, lib)
-                  |> Seq.find (fun n -> n.Version = TorchRuntime.MissingVersion)
-              let systemHasIt =
-                  match TorchRuntime.LibStdCxxPath() with
-                  | null -> false
-                  | p -> TorchRuntime.Defines(p, TorchRuntime.MissingVersion)
-              Expect.isTrue
-                  (systemHasIt || (need.Flags &&& ElfVersionNeeds.VerFlgWeak) <> 0us)
-                  $"flags {need.Flags}, system libstdc++ has it: {systemHasIt}"
-          }
+            test "the loaded libLibTorchSharp.so needs GLIBCXX_3.4.32 weakly or the system has it" {
+                let lib = Path.Combine(TorchRuntime.NativeFolder(), "libLibTorchSharp.so")
 
-          test "patching marks only the one requirement weak and changes one byte" {
-              let lib = Path.Combine(TorchRuntime.NativeFolder(), "libLibTorchSharp.so")
-              let original = File.ReadAllBytes lib
-              // Start from the unpatched state, whatever the runtime did to the project's copy.
-              let need =
-                  ElfVersionNeeds.Read(original, lib) |> Seq.find (fun n -> n.Version = TorchRuntime.MissingVersion)
-              let unpatched = Array.copy original
-              unpatched[int need.FlagsOffset] <- unpatched[int need.FlagsOffset] &&& ~~~(byte ElfVersionNeeds.VerFlgWeak)
-              let tmp = Path.GetTempFileName()
-              try
-                  File.WriteAllBytes(tmp, unpatched)
-                  Expect.isTrue (TorchRuntime.PatchFile tmp) "first patch changes the file"
-                  Expect.isFalse (TorchRuntime.PatchFile tmp) "second patch is a no-op"
-                  let patched = File.ReadAllBytes tmp
-                  let differing = Seq.zip unpatched patched |> Seq.filter (fun (x, y) -> x <> y) |> Seq.length
-                  Expect.equal differing 1 "exactly one byte differs"
-                  let before = ElfVersionNeeds.Read(unpatched, tmp)
-                  let after = ElfVersionNeeds.Read(patched, tmp)
-                  for b, a in Seq.zip before after do
-                      if b.Version = TorchRuntime.MissingVersion then
-                          Expect.equal a.Flags (b.Flags ||| ElfVersionNeeds.VerFlgWeak) "weak flag set"
-                      else
-                          Expect.equal a.Flags b.Flags $"{b.Version} untouched"
-                  Expect.sequenceEqual
-                      (ElfVersionNeeds.SymbolsWithVersion(patched, need.Index, tmp))
-                      [ TorchRuntime.OnlySymbolOfMissingVersion ]
-                      "one symbol carries the version"
-              finally
-                  File.Delete tmp
-          }
+                let need =
+                    ElfVersionNeeds.Read(File.ReadAllBytes lib, lib)
+                    |> Seq.find (fun n -> n.Version = TorchRuntime.MissingVersion)
 
-          test "a non-ELF or truncated file is refused with its path" {
-              let tmp = Path.GetTempFileName()
-              try
-                  File.WriteAllBytes(tmp, Array.zeroCreate 10)
-                  Expect.throwsT<InvalidDataException> (fun () -> TorchRuntime.PatchFile tmp |> ignore) "not ELF"
-              finally
-                  File.Delete tmp
-          }
+                let systemHasIt =
+                    match TorchRuntime.LibStdCxxPath() with
+                    | null -> false
+                    | p -> TorchRuntime.Defines(p, TorchRuntime.MissingVersion)
 
-          test "cuda is refused with a clear message when the backend is absent" {
-              if not (torch.cuda.is_available ()) then
-                  Expect.throwsC
-                      (fun () -> Devices.Resolve "cuda" |> ignore)
-                      (fun e -> Expect.stringContains e.Message "CUDA backend is not available" "message says why")
-              Expect.equal (Devices.Resolve "cpu").``type`` DeviceType.CPU "cpu"
-              Expect.throws (fun () -> Devices.Resolve "tpu" |> ignore) "unknown device"
-          } ]
+                Expect.isTrue
+                    (systemHasIt || (need.Flags &&& ElfVersionNeeds.VerFlgWeak) <> 0us)
+                    $"flags {need.Flags}, system libstdc++ has it: {systemHasIt}"
+            }
+
+            test "patching marks only the one requirement weak and changes one byte" {
+                let lib = Path.Combine(TorchRuntime.NativeFolder(), "libLibTorchSharp.so")
+                let original = File.ReadAllBytes lib
+                // Start from the unpatched state, whatever the runtime did to the project's copy.
+                let need =
+                    ElfVersionNeeds.Read(original, lib)
+                    |> Seq.find (fun n -> n.Version = TorchRuntime.MissingVersion)
+
+                let unpatched = Array.copy original
+                unpatched[int need.FlagsOffset] <- unpatched[int need.FlagsOffset] &&& ~~~(byte ElfVersionNeeds.VerFlgWeak)
+                let tmp = Path.GetTempFileName()
+
+                try
+                    File.WriteAllBytes(tmp, unpatched)
+                    Expect.isTrue (TorchRuntime.PatchFile tmp) "first patch changes the file"
+                    Expect.isFalse (TorchRuntime.PatchFile tmp) "second patch is a no-op"
+                    let patched = File.ReadAllBytes tmp
+
+                    let differing =
+                        Seq.zip unpatched patched |> Seq.filter (fun (x, y) -> x <> y) |> Seq.length
+
+                    Expect.equal differing 1 "exactly one byte differs"
+                    let before = ElfVersionNeeds.Read(unpatched, tmp)
+                    let after = ElfVersionNeeds.Read(patched, tmp)
+
+                    for b, a in Seq.zip before after do
+                        if b.Version = TorchRuntime.MissingVersion then
+                            Expect.equal a.Flags (b.Flags ||| ElfVersionNeeds.VerFlgWeak) "weak flag set"
+                        else
+                            Expect.equal a.Flags b.Flags $"{b.Version} untouched"
+
+                    Expect.sequenceEqual
+                        (ElfVersionNeeds.SymbolsWithVersion(patched, need.Index, tmp))
+                        [ TorchRuntime.OnlySymbolOfMissingVersion ]
+                        "one symbol carries the version"
+                finally
+                    File.Delete tmp
+            }
+
+            test "a non-ELF or truncated file is refused with its path" {
+                let tmp = Path.GetTempFileName()
+
+                try
+                    File.WriteAllBytes(tmp, Array.zeroCreate 10)
+                    Expect.throwsT<InvalidDataException> (fun () -> TorchRuntime.PatchFile tmp |> ignore) "not ELF"
+                finally
+                    File.Delete tmp
+            }
+
+            test "cuda is refused with a clear message when the backend is absent" {
+                if not (torch.cuda.is_available ()) then
+                    Expect.throwsC (fun () -> Devices.Resolve "cuda" |> ignore) (fun e ->
+                        Expect.stringContains e.Message "CUDA backend is not available" "message says why")
+
+                Expect.equal (Devices.Resolve "cpu").``type`` DeviceType.CPU "cpu"
+                Expect.throws (fun () -> Devices.Resolve "tpu" |> ignore) "unknown device"
+            }
+        ]

@@ -1,0 +1,125 @@
+// Shared by every script in this folder (#load "Research.fsx"). It holds no research logic: it builds the
+// solution when its sources changed, then runs an entry point of src/Experiments.FSharp in an assembly load
+// context of its own, so the library runs on the packages pinned in Directory.Build.props (FSharp.Core,
+// TorchSharp and its native libraries) rather than on those of F# Interactive.
+module Research
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Reflection
+open System.Runtime.Loader
+
+/// The repository root.
+let root = Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, ".."))
+
+let private solution = Path.Combine(root, "Research.sln")
+let private binRoot = Path.Combine(root, "artifacts", "bin")
+let private stamp = Path.Combine(binRoot, ".built")
+
+/// The built output folder of a project (Release).
+let outputOf (project: string) =
+    Path.Combine(binRoot, project, "release")
+
+/// Runs a program with the console inherited; returns its exit code.
+let exec (program: string) (args: string list) : int =
+    let info =
+        ProcessStartInfo(program, args, WorkingDirectory = root, UseShellExecute = false)
+
+    use p = Process.Start info
+    p.WaitForExit()
+    p.ExitCode
+
+/// Runs a program and fails with its name and exit code unless it succeeds.
+let execOrFail (program: string) (args: string list) =
+    let code = exec program args
+
+    if code <> 0 then
+        failwithf "'%s %s' failed with exit code %d" program (String.concat " " args) code
+
+let private inputsOfBuild () =
+    let sources =
+        [ "src"; "tests" ]
+        |> List.map (fun d -> Path.Combine(root, d))
+        |> List.filter Directory.Exists
+        |> List.collect (fun d -> Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories) |> List.ofSeq)
+        |> List.filter (fun f ->
+            let sep = string Path.DirectorySeparatorChar
+            not (f.Contains(sep + "obj" + sep) || f.Contains(sep + "bin" + sep)))
+
+    [ "Directory.Build.props"; "global.json"; "Research.sln" ]
+    |> List.map (fun f -> Path.Combine(root, f))
+    |> List.append sources
+    |> List.filter File.Exists
+
+/// Builds the solution (Release) unless nothing under src/ or tests/ changed since the last build.
+let ensureBuilt () =
+    let upToDate =
+        File.Exists stamp
+        && (let built = File.GetLastWriteTimeUtc stamp
+            inputsOfBuild () |> List.forall (fun f -> File.GetLastWriteTimeUtc f <= built))
+
+    if not upToDate then
+        printfn "building: dotnet build Research.sln -c Release (restores NuGet packages on first use) ..."
+        let clock = Stopwatch.StartNew()
+
+        execOrFail
+            "dotnet"
+            [
+                "build"
+                solution
+                "-c"
+                "Release"
+                "--nologo"
+                "-v"
+                "quiet"
+                "-clp:ErrorsOnly;Summary"
+            ]
+
+        Directory.CreateDirectory binRoot |> ignore
+        File.WriteAllText(stamp, DateTime.UtcNow.ToString "o")
+        printfn "built in %.0f s" clock.Elapsed.TotalSeconds
+
+/// Loads an assembly and its dependencies (managed and native) as its deps.json describes them.
+type private LibraryContext(mainAssembly: string) as this =
+    inherit AssemblyLoadContext("research", false)
+    let resolver = AssemblyDependencyResolver(mainAssembly)
+
+    override _.Load(name: AssemblyName) =
+        match resolver.ResolveAssemblyToPath name with
+        | null -> null
+        | path -> this.LoadFromAssemblyPath path
+
+    override _.LoadUnmanagedDll(name: string) =
+        match resolver.ResolveUnmanagedDllToPath name with
+        | null -> IntPtr.Zero
+        | path -> this.LoadUnmanagedDllFromPath path
+
+/// The script's own arguments (after the script name; a leading "--" is dropped).
+let scriptArgs () =
+    match fsi.CommandLineArgs |> Array.toList with
+    | _ :: "--" :: rest
+    | _ :: rest -> Array.ofList rest
+    | [] -> [||]
+
+/// Builds if needed, then runs command `command` of Research.Experiments.Entry; returns its exit code.
+/// Errors print their message (the whole exception with RESEARCH_DEBUG=1) and give exit code 1.
+let runEntry (command: string) (argv: string array) : int =
+    ensureBuilt ()
+    let dll = Path.Combine(outputOf "Experiments.FSharp", "Experiments.FSharp.dll")
+    let context = LibraryContext dll
+
+    let entry =
+        context.LoadFromAssemblyPath(dll).GetType("Research.Experiments.Entry", true)
+
+    try
+        entry.GetMethod("Run").Invoke(null, [| box command; box argv |]) :?> int
+    with :? TargetInvocationException as e ->
+        let inner = e.InnerException
+
+        if Environment.GetEnvironmentVariable "RESEARCH_DEBUG" = "1" then
+            eprintfn "%O" inner
+        else
+            eprintfn "error: %s (%s; RESEARCH_DEBUG=1 shows the stack)" inner.Message (inner.GetType().Name)
+
+        1

@@ -1,0 +1,20 @@
+/// Entry points the scripts call by name (scripts/Research.fsx loads this assembly in its own context).
+namespace Research.Experiments
+
+open System
+
+type Entry =
+    /// Runs the named command with its arguments; usage errors print the message and exit with 2.
+    static member Run(command: string, argv: string array) : int =
+        let commands = Map [ "smoke", (Smoke.main, Smoke.usage) ]
+
+        match commands |> Map.tryFind command with
+        | None ->
+            eprintfn "unknown command '%s' (known: %s)" command (String.Join(", ", commands.Keys))
+            2
+        | Some(main, usage) ->
+            try
+                main argv
+            with Cli.UsageError message ->
+                eprintfn "%s\n%s" message usage
+                2
