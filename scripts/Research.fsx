@@ -37,6 +37,37 @@ let execOrFail (program: string) (args: string list) =
     if code <> 0 then
         failwithf "'%s %s' failed with exit code %d" program (String.concat " " args) code
 
+/// Debian packages that are not installed, by dpkg's own account.
+let missingDebianPackages (packages: string list) =
+    packages
+    |> List.filter (fun p ->
+        let info =
+            ProcessStartInfo("dpkg-query", [ "-W"; "-f=${Status}"; p ], RedirectStandardOutput = true, RedirectStandardError = true)
+
+        try
+            use q = Process.Start info
+            let status = q.StandardOutput.ReadToEnd()
+            q.WaitForExit()
+            not (status.Contains "install ok installed")
+        with _ ->
+            true)
+
+/// Installs the Debian packages that are missing: with apt-get when running as root, otherwise fails with
+/// the exact command to run. Quick when everything is already there (one dpkg-query per package).
+let requireDebian (why: string) (packages: string list) =
+    match missingDebianPackages packages with
+    | [] -> ()
+    | missing ->
+        let line =
+            "apt-get update && apt-get install -y --no-install-recommends "
+            + String.concat " " missing
+
+        if Environment.UserName = "root" then
+            printfn "installing Debian packages for %s: %s" why (String.concat " " missing)
+            execOrFail "bash" [ "-c"; "export DEBIAN_FRONTEND=noninteractive; " + line + " > /dev/null" ]
+        else
+            failwithf "%s needs Debian packages %s; as root, run: sudo %s" why (String.concat ", " missing) line
+
 let private inputsOfBuild () =
     let sources =
         [ "src"; "tests" ]
