@@ -21,6 +21,9 @@ if not (fsharpFormatted && csharpFormatted) then
     eprintfn "formatting: run 'dotnet fantomas src tests scripts' and 'dotnet csharpier format src tests', then commit"
     exit 1
 
+// Tests speak with espeak-ng and decode/encode media with ffmpeg (as the demo corpus does).
+Research.requireDebian "the tests" [ "espeak-ng"; "ffmpeg" ]
+
 Research.ensureBuilt ()
 
 let projects =
