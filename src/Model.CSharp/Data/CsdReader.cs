@@ -47,7 +47,10 @@ public sealed class CsdReader : IDisposable
         }
         Root = rootGroup.Name;
         string where = $"{path}: root '{Root}'";
-        if (!Guard("looking for data", () => rootGroup.LinkExists("data")) || Guard("opening data", () => rootGroup.Get("data")) is not IH5Group dataGroup)
+        if (
+            !Guard("looking for data", () => rootGroup.LinkExists("data"))
+            || Guard("opening data", () => rootGroup.Get("data")) is not IH5Group dataGroup
+        )
         {
             throw new InvalidDataException($"{where}: no group '{Root}/data'");
         }
@@ -168,7 +171,9 @@ public sealed class CsdReader : IDisposable
         double[,] intervals = ReadDoubles(intervalsSet, "intervals", at);
         if (features.GetLength(0) != rows || intervals.GetLength(0) != rows)
         {
-            throw new InvalidDataException($"{at}: read {features.GetLength(0)} feature and {intervals.GetLength(0)} interval rows, expected {rows}");
+            throw new InvalidDataException(
+                $"{at}: read {features.GetLength(0)} feature and {intervals.GetLength(0)} interval rows, expected {rows}"
+            );
         }
         int bad = CsdSequence.FirstBadInterval(intervals);
         if (bad >= 0)
@@ -220,7 +225,9 @@ public sealed class CsdReader : IDisposable
         }
         if (dataset.Type.Class != H5DataTypeClass.FloatingPoint || dataset.Type.Size is not (4 or 8))
         {
-            throw new InvalidDataException($"{at}: {name} must be float32 or float64, got {dataset.Type.Class} of {dataset.Type.Size} bytes");
+            throw new InvalidDataException(
+                $"{at}: {name} must be float32 or float64, got {dataset.Type.Class} of {dataset.Type.Size} bytes"
+            );
         }
         return (checked((int)dims[0]), checked((int)dims[1]));
     }
@@ -292,9 +299,8 @@ public sealed class CsdReader : IDisposable
                 throw new InvalidDataException($"{at}: expected a string dataset");
             }
             // The SDK writes a (1,) variable-length string; a scalar string is accepted too.
-            bool isString =
-                dataset.Type.Class == H5DataTypeClass.String
-                || (dataset.Type.Class == H5DataTypeClass.VariableLength && dataset.Type.VariableLength.BaseType.Class == H5DataTypeClass.String);
+            // (PureHDF reports a variable-length string as class VariableLength; reading it as a string checks the rest.)
+            bool isString = dataset.Type.Class is H5DataTypeClass.String or H5DataTypeClass.VariableLength;
             var dims = dataset.Space.Dimensions;
             if (!isString || dims.Length > 1 || (dims.Length == 1 && dims[0] != 1))
             {

@@ -110,7 +110,10 @@ public static class CsdWriter
         {
             meta[key] = new[] { value };
         }
-        var file = new H5File { [root] = new H5Group { ["data"] = data, ["metadata"] = meta } };
+        var file = new H5File
+        {
+            [root] = new H5Group { ["data"] = data, ["metadata"] = meta },
+        };
 
         using var spill = new FileStream(spillPath, FileMode.Open, FileAccess.Read, FileShare.None, 1 << 20);
         using var writer = file.BeginWrite(tempPath);
@@ -128,8 +131,7 @@ public static class CsdWriter
     }
 
     static Span<byte> Bytes<T>(T[,] array)
-        where T : unmanaged =>
-        MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(array), array.Length * Unsafe.SizeOf<T>());
+        where T : unmanaged => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(array), array.Length * Unsafe.SizeOf<T>());
 
     static void CheckName(string name, string what, string path)
     {
@@ -147,7 +149,10 @@ public static class CsdWriter
         }
         catch (JsonException e)
         {
-            throw new ArgumentException($"{path}: metadata '{key}' must be JSON text (the SDK json.loads it), got \"{value}\": {e.Message}", e);
+            throw new ArgumentException(
+                $"{path}: metadata '{key}' must be JSON text (the SDK json.loads it), got \"{value}\": {e.Message}",
+                e
+            );
         }
     }
 }

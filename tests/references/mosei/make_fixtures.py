@@ -164,7 +164,7 @@ def expected_file(root, data, metadata):
            "metadata": {k: json.dumps(v) for k, v in metadata.items()}, "videos": {}}
     for vid in ids:
         f = data[vid]["features"]
-        finite = np.where(np.isfinite(f), f, 0).astype(np.float64)
+        finite = np.where(np.isfinite(f), f, 0).astype(np.float32).astype(np.float64)  # the reader gives float32
         out["videos"][vid] = {
             "rows": int(f.shape[0]),
             "sum": float(finite.sum()),
@@ -202,7 +202,7 @@ def expected_mosei(labels, covarep, facet, glove):
                     rows = overlapping(data[vid]["intervals"], s, e)
                     f = data[vid]["features"][rows]
                     seg["rows"][name] = [int(r) for r in rows]
-                    seg["sums"][name] = float(np.where(np.isneginf(f), 0, f).astype(np.float64).sum())
+                    seg["sums"][name] = float(np.where(np.isneginf(f), 0, f).astype(np.float32).astype(np.float64).sum())
                     if len(rows) == 0:
                         empty.append({"video": vid, "index": i, "modality": name})
                 segments.append(seg)
