@@ -30,6 +30,22 @@ let exec (program: string) (args: string list) : int =
     p.WaitForExit()
     p.ExitCode
 
+/// Runs a program whose standard output is passed on to our standard error (so set-up chatter never mixes with
+/// what an entry point prints on stdout, e.g. JSON); returns its exit code.
+let execQuiet (program: string) (args: string list) : int =
+    let info =
+        ProcessStartInfo(program, args, WorkingDirectory = root, UseShellExecute = false, RedirectStandardOutput = true)
+
+    use p = Process.Start info
+
+    p.OutputDataReceived.Add(fun e ->
+        if not (isNull e.Data) then
+            eprintfn "%s" e.Data)
+
+    p.BeginOutputReadLine()
+    p.WaitForExit()
+    p.ExitCode
+
 /// Runs a program and fails with its name and exit code unless it succeeds.
 let execOrFail (program: string) (args: string list) =
     let code = exec program args
@@ -63,8 +79,13 @@ let requireDebian (why: string) (packages: string list) =
             + String.concat " " missing
 
         if Environment.UserName = "root" then
-            printfn "installing Debian packages for %s: %s" why (String.concat " " missing)
-            execOrFail "bash" [ "-c"; "export DEBIAN_FRONTEND=noninteractive; " + line + " > /dev/null" ]
+            eprintfn "installing Debian packages for %s: %s" why (String.concat " " missing)
+
+            let code =
+                execQuiet "bash" [ "-c"; "export DEBIAN_FRONTEND=noninteractive; " + line ]
+
+            if code <> 0 then
+                failwithf "installing %s failed (exit code %d); try: sudo %s" (String.concat " " missing) code line
         else
             failwithf "%s needs Debian packages %s; as root, run: sudo %s" why (String.concat ", " missing) line
 
@@ -91,25 +112,29 @@ let ensureBuilt () =
             inputsOfBuild () |> List.forall (fun f -> File.GetLastWriteTimeUtc f <= built))
 
     if not upToDate then
-        printfn "building: dotnet build Research.sln -c Release (restores NuGet packages on first use) ..."
+        eprintfn "building: dotnet build Research.sln -c Release (restores NuGet packages on first use) ..."
         let clock = Stopwatch.StartNew()
 
-        execOrFail
-            "dotnet"
-            [
-                "build"
-                solution
-                "-c"
-                "Release"
-                "--nologo"
-                "-v"
-                "quiet"
-                "-clp:ErrorsOnly;Summary"
-            ]
+        let code =
+            execQuiet
+                "dotnet"
+                [
+                    "build"
+                    solution
+                    "-c"
+                    "Release"
+                    "--nologo"
+                    "-v"
+                    "quiet"
+                    "-clp:ErrorsOnly;Summary"
+                ]
+
+        if code <> 0 then
+            failwithf "the build failed (exit code %d): see the errors above" code
 
         Directory.CreateDirectory binRoot |> ignore
         File.WriteAllText(stamp, DateTime.UtcNow.ToString "o")
-        printfn "built in %.0f s" clock.Elapsed.TotalSeconds
+        eprintfn "built in %.0f s" clock.Elapsed.TotalSeconds
 
 /// Loads an assembly and its dependencies (managed and native) as its deps.json describes them.
 type private LibraryContext(mainAssembly: string) as this =
