@@ -7,7 +7,12 @@ type Entry =
     /// Runs the named command with its arguments; usage errors print the message and exit with 2.
     static member Run(command: string, argv: string array) : int =
         let commands =
-            Map [ "smoke", (Smoke.main, Smoke.usage); "mosei", (Mosei.main, Mosei.usage) ]
+            Map
+                [
+                    "smoke", (Smoke.main, Smoke.usage)
+                    "mosei", (Mosei.main, Mosei.usage)
+                    "voxceleb", (VoxCeleb.main, VoxCeleb.usage)
+                ]
 
         match commands |> Map.tryFind command with
         | None ->

@@ -1,0 +1,246 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Microsoft.Win32.SafeHandles;
+
+namespace Research.Model.Data;
+
+/// <summary>
+/// A feature store written by <see cref="FeatureCache.Build"/>: a folder with <c>data.bin</c> (every item's matrices,
+/// one after another, row-major, little-endian float32 or float16 per modality) and <c>index.bin</c> (per item: id,
+/// fingerprint, and per modality rows and byte offset; see <c>FeatureStoreIndex</c>), plus a human-readable
+/// <c>build-report.json</c>. Opening reads and checks the index only; <see cref="Read(int)"/> reads one item's
+/// bytes by position. Reads are thread-safe (positional reads on one shared handle): any number of threads may
+/// call <see cref="Read(int)"/> and the length queries at once; <see cref="Dispose"/> must not race them.
+/// </summary>
+public sealed class FeatureStore : IDisposable
+{
+    readonly FeatureStoreIndex index;
+    readonly SafeFileHandle data;
+    readonly Lazy<Dictionary<string, int>> positions;
+
+    /// <summary>The store folder (absolute).</summary>
+    public string Directory { get; }
+
+    /// <summary>Number of items.</summary>
+    public int Count => index.Count;
+
+    /// <summary>Item ids in store order.</summary>
+    public IReadOnlyList<string> Ids => index.Ids;
+
+    /// <summary>Modality names, in order of first appearance.</summary>
+    public IReadOnlyList<string> Modalities { get; }
+
+    internal FeatureStoreIndex Index => index;
+
+    FeatureStore(string directory, FeatureStoreIndex index, SafeFileHandle data)
+    {
+        Directory = directory;
+        this.index = index;
+        this.data = data;
+        Modalities = index.Modalities.Select(m => m.Name).ToList();
+        positions = new Lazy<Dictionary<string, int>>(
+            () => index.Ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i, StringComparer.Ordinal),
+            LazyThreadSafetyMode.ExecutionAndPublication
+        );
+    }
+
+    /// <summary>
+    /// Opens a store: reads and checks <c>index.bin</c> (signature, checksum, bounds) and that <c>data.bin</c> has
+    /// the length the index expects. A missing, corrupt or truncated store is an error naming the store (and, for
+    /// a truncated data file, the first item it cuts).
+    /// </summary>
+    public static FeatureStore Open(string directory)
+    {
+        string dir = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        if (!System.IO.Directory.Exists(dir))
+        {
+            string previous = dir + FeatureCache.PreviousSuffix;
+            string hint = System.IO.Directory.Exists(previous)
+                ? $"; {previous} holds the store of an interrupted build, which the next FeatureCache.Build restores"
+                : "";
+            throw new DirectoryNotFoundException($"feature store {dir} does not exist{hint}");
+        }
+        string indexPath = Path.Combine(dir, FeatureStoreIndex.IndexFile);
+        string dataPath = Path.Combine(dir, FeatureStoreIndex.DataFile);
+        if (!File.Exists(indexPath) || !File.Exists(dataPath))
+        {
+            throw new InvalidDataException(
+                $"feature store {dir}: missing {FeatureStoreIndex.IndexFile} or {FeatureStoreIndex.DataFile}; not a complete feature store"
+            );
+        }
+        var index = FeatureStoreIndex.Parse(File.ReadAllBytes(indexPath), dir);
+        var handle = File.OpenHandle(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            if (length != index.DataLength)
+            {
+                throw new InvalidDataException(
+                    $"feature store {dir}: {FeatureStoreIndex.DataFile} has {length} bytes, the index expects {index.DataLength}{FirstCut(index, length)}"
+                );
+            }
+            return new FeatureStore(dir, index, handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    static string FirstCut(FeatureStoreIndex index, long length)
+    {
+        for (int i = 0; i < index.Count; i++)
+        {
+            for (int m = 0; m < index.Modalities.Count; m++)
+            {
+                if (index.Rows(i, m) >= 0 && index.Offset(i, m) + index.BlockBytes(i, m) > length)
+                {
+                    return $" (truncated: item '{index.Ids[i]}' (#{i}), modality '{index.Modalities[m].Name}' is cut)";
+                }
+            }
+        }
+        return " (the data file does not belong to this index)";
+    }
+
+    /// <summary>The position of an item, or -1 when the store has no such id.</summary>
+    public int IndexOf(string id) => positions.Value.TryGetValue(id, out int i) ? i : -1;
+
+    /// <summary>The width (columns) of a modality's matrices.</summary>
+    public int Columns(string modality) => index.Modalities[ModalityIndex(modality)].Columns;
+
+    /// <summary>How a modality is kept on disk.</summary>
+    public FeatureElementType ElementType(string modality) => index.Modalities[ModalityIndex(modality)].Type;
+
+    /// <summary>Rows (frames) of an item's matrix for a modality, without reading data; -1 when the item has none.</summary>
+    public int Rows(int item, string modality) => index.Rows(CheckItem(item), ModalityIndex(modality));
+
+    /// <summary>Rows of every item for a modality (-1 where absent), without reading data: for length-bucketed batches.</summary>
+    public IReadOnlyList<int> Lengths(string modality) => index.RowsOf(ModalityIndex(modality)).AsReadOnly();
+
+    /// <summary>An item's matrices, by modality (only the modalities it has).</summary>
+    public IReadOnlyDictionary<string, float[,]> Read(int item)
+    {
+        CheckItem(item);
+        var result = new Dictionary<string, float[,]>(StringComparer.Ordinal);
+        for (int m = 0; m < index.Modalities.Count; m++)
+        {
+            if (index.Rows(item, m) >= 0)
+            {
+                result.Add(index.Modalities[m].Name, ReadMatrix(item, m));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>An item's matrix for one modality; an error when the item has none.</summary>
+    public float[,] Read(int item, string modality)
+    {
+        int m = ModalityIndex(modality);
+        if (index.Rows(CheckItem(item), m) < 0)
+        {
+            throw new KeyNotFoundException($"feature store {Directory}: item '{index.Ids[item]}' (#{item}) has no '{modality}' features");
+        }
+        return ReadMatrix(item, m);
+    }
+
+    float[,] ReadMatrix(int item, int m)
+    {
+        var info = index.Modalities[m];
+        int rows = index.Rows(item, m);
+        long elements = (long)rows * info.Columns;
+        if (elements > Array.MaxLength)
+        {
+            throw new FeatureItemException(
+                Directory,
+                index.Ids[item],
+                item,
+                info.Name,
+                $"{rows} × {info.Columns} is too large for one array"
+            );
+        }
+        var matrix = new float[rows, info.Columns];
+        if (elements == 0)
+        {
+            return matrix;
+        }
+        var values = MemoryMarshal.CreateSpan(ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(matrix)), (int)elements);
+        if (info.Type == FeatureElementType.Float32)
+        {
+            ReadExactly(item, m, MemoryMarshal.AsBytes(values));
+        }
+        else
+        {
+            int bytes = (int)elements * sizeof(ushort);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(bytes);
+            try
+            {
+                ReadExactly(item, m, buffer.AsSpan(0, bytes));
+                var halves = MemoryMarshal.Cast<byte, Half>(buffer.AsSpan(0, bytes));
+                for (int k = 0; k < halves.Length; k++)
+                {
+                    values[k] = (float)halves[k];
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        return matrix;
+    }
+
+    /// <summary>The stored bytes of an item's block (for copying into a new store).</summary>
+    internal void ReadBlockBytes(int item, int m, Span<byte> destination) => ReadExactly(item, m, destination);
+
+    void ReadExactly(int item, int m, Span<byte> destination)
+    {
+        long offset = index.Offset(item, m);
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int n = RandomAccess.Read(data, destination[done..], offset + done);
+            if (n == 0)
+            {
+                throw new FeatureItemException(
+                    Directory,
+                    index.Ids[item],
+                    item,
+                    index.Modalities[m].Name,
+                    $"{FeatureStoreIndex.DataFile} ends at byte {offset + done}; expected {destination.Length} bytes from offset {offset} (truncated)"
+                );
+            }
+            done += n;
+        }
+    }
+
+    int CheckItem(int item)
+    {
+        if (item < 0 || item >= Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(item), item, $"feature store {Directory} has {Count} items");
+        }
+        return item;
+    }
+
+    int ModalityIndex(string modality)
+    {
+        int m = index.ModalityIndex(modality);
+        if (m < 0)
+        {
+            throw new KeyNotFoundException(
+                $"feature store {Directory} has no modality '{modality}' (it has: {string.Join(", ", Modalities)})"
+            );
+        }
+        return m;
+    }
+
+    /// <summary>Closes the data file; not to be called while reads are running.</summary>
+    public void Dispose() => data.Dispose();
+}

@@ -1,0 +1,31 @@
+namespace Research.Model.Data;
+
+/// <summary>What <see cref="VoxCeleb2Importer.Import"/> keeps.</summary>
+public sealed class VoxCeleb2ImportOptions
+{
+    /// <summary>
+    /// Keep utterances whose ASR score is at least this (higher = more confident, e.g. the average log-likelihood
+    /// per frame of the Kaldi decoding): the paper's filter for English (§4.1). Choose it on held-out data, not by
+    /// the count it leaves.
+    /// </summary>
+    public required double Threshold { get; init; }
+
+    /// <summary>
+    /// At most this many utterances per speaker (null: no cap). Which ones is decided by a hash of the seed and
+    /// the utterance id, so it does not depend on the order of the files and a speaker's choice is stable when
+    /// other speakers' files change.
+    /// </summary>
+    public int? MaxPerSpeaker { get; init; }
+
+    /// <summary>Drop speakers left with fewer utterances than this (after the threshold and the cap).</summary>
+    public int MinPerSpeaker { get; init; } = 1;
+
+    /// <summary>Seed of the per-speaker cap.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>How many example ids the report lists per category.</summary>
+    public int Examples { get; init; } = 10;
+
+    /// <summary>The VoxCeleb2 partition folder under the root (the paper uses dev only).</summary>
+    public string Split { get; init; } = "dev";
+}

@@ -1,0 +1,411 @@
+module Research.Model.Tests.FeatureCacheTests
+
+open System
+open System.Collections.Generic
+open System.IO
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Research.Model.Data
+open Research.Model.Tests.DataFixtures
+
+/// An item whose features derive from the number in its source file.
+type private Item = { Id: string; Source: string }
+
+/// audio: (k+1) × 3, video: 2 × 4, text: k × 2 for even k only (k = 0 gives an empty matrix).
+let private featuresOf (item: Item) : IReadOnlyDictionary<string, float32[,]> =
+    let k = int (File.ReadAllText(item.Source).Trim())
+    let v = float32 k
+
+    [
+        "audio", Array2D.init (k + 1) 3 (fun r c -> v * 100.0f + float32 (r * 3 + c) + 0.25f)
+        "video", Array2D.init 2 4 (fun r c -> -v - float32 (r * 4 + c) * 0.5f)
+        if k % 2 = 0 then
+            "text", Array2D.init k 2 (fun r c -> float32 (r - c))
+    ]
+    |> readOnlyDict
+
+let private itemsIn (d: TempDir) (numbers: int list) =
+    [|
+        for k in numbers ->
+            {
+                Id = $"item{k}"
+                Source = d.Write($"src/{k}.txt", [ string k ])
+            }
+    |]
+
+/// Builds with a fingerprint of the source file and the options text; counts the feature calls.
+let private buildWith
+    (store: string)
+    (items: Item array)
+    (featureOptions: string)
+    (options: FeatureCacheOptions)
+    (features: Item -> IReadOnlyDictionary<string, float32[,]>)
+    =
+    let calls = ref 0
+
+    let result =
+        FeatureCache.Build(
+            store,
+            items,
+            (fun i -> i.Id),
+            (fun i -> FeatureCache.FileFingerprint(featureOptions, i.Source)),
+            (fun i ->
+                Interlocked.Increment(&calls.contents) |> ignore
+                features i),
+            options
+        )
+
+    result, calls.Value
+
+let private build store items =
+    buildWith store items "fbank 40" (FeatureCacheOptions()) featuresOf
+
+let private counts (r: FeatureCacheResult) = r.Computed, r.Reused, r.Removed
+
+/// The store holds exactly the items' features, in their order.
+let private expectHolds (storeDir: string) (items: Item array) =
+    use store = FeatureStore.Open storeDir
+    Expect.equal (List.ofSeq store.Ids) [ for i in items -> i.Id ] "ids in item order"
+
+    for i, item in Array.indexed items do
+        let expected = featuresOf item
+        let got = store.Read i
+        Expect.equal (got.Keys |> Seq.sort |> List.ofSeq) (expected.Keys |> Seq.sort |> List.ofSeq) $"{item.Id}: modalities"
+
+        for KeyValue(name, matrix) in expected do
+            Expect.equal got[name] matrix $"{item.Id}: {name}"
+
+let private bytesOf (store: string) =
+    File.ReadAllBytes(Path.Combine(store, "data.bin")), File.ReadAllBytes(Path.Combine(store, "index.bin"))
+
+[<Tests>]
+let tests =
+    testList
+        "Data.FeatureCache"
+        [
+            test "build then read gives back every matrix exactly; lengths come without reading data" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "features/train"
+                let r, calls = build store items
+                Expect.equal (counts r, calls, r.Rewritten) ((5, 0, 0), 5, true) "computed all"
+                expectHolds store items
+                use s = FeatureStore.Open store
+                Expect.equal (List.ofSeq (s.Lengths "audio")) [ 1; 2; 3; 4; 5 ] "audio rows"
+                Expect.equal (List.ofSeq (s.Lengths "text")) [ 0; -1; 2; -1; 4 ] "text rows, -1 where absent"
+                Expect.equal (s.Rows(3, "audio"), s.Columns "video", s.IndexOf "item2", s.IndexOf "nope") (4, 4, 2, -1) "shape queries"
+                Expect.equal (s.ElementType "audio") FeatureElementType.Float32 "float32 by default"
+
+                contains
+                    (messageOf<KeyNotFoundException>(fun () -> s.Read(1, "text") |> ignore))
+                    [ "item 'item1' (#1) has no 'text' features" ]
+
+                contains (File.ReadAllText(Path.Combine(store, FeatureCache.ReportFile))) [ "\"computed\": 5"; "\"name\": \"video\"" ]
+                Expect.equal (siblingsOf store) [ "train.lock" ] "only the lock file beside the store"
+            }
+
+            test "a re-run computes nothing and leaves the store untouched" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                let before = bytesOf store
+                let written = File.GetLastWriteTimeUtc(Path.Combine(store, "data.bin"))
+                let r, calls = build store items
+                Expect.equal (counts r, calls, r.Rewritten) ((0, 5, 0), 0, false) "nothing computed"
+                Expect.equal (bytesOf store) before "same bytes"
+                Expect.equal (File.GetLastWriteTimeUtc(Path.Combine(store, "data.bin"))) written "not rewritten"
+            }
+
+            test "touching one source recomputes exactly that item" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                File.SetLastWriteTimeUtc(items[3].Source, DateTime.UtcNow.AddHours 1.0)
+                let r, calls = build store items
+                Expect.equal (counts r, calls) ((1, 4, 0), 1) "one recomputed"
+                // A changed content (its size changes too) is picked up and stored.
+                File.WriteAllText(items[2].Source, "12\n")
+                let r, _ = build store items
+                Expect.equal (counts r) (1, 4, 0) "one recomputed"
+                expectHolds store items
+                use s = FeatureStore.Open store
+                Expect.equal (s.Rows(2, "audio")) 13 "the new content's features"
+            }
+
+            test "changing the feature options recomputes everything" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                let r, calls = buildWith store items "fbank 80" (FeatureCacheOptions()) featuresOf
+                Expect.equal (counts r, calls) ((5, 0, 0), 5) "all recomputed"
+            }
+
+            test "items left out are removed, new ones computed, the order is the list's" {
+                use d = new TempDir()
+                let store = d.Sub "train"
+                let all = itemsIn d [ 0..4 ]
+                build store all |> ignore
+                let items = [| all[4]; all[0]; (itemsIn d [ 7 ])[0]; all[2] |]
+                let r, calls = build store items
+                Expect.equal (counts r, calls) ((1, 3, 2), 1) "1 computed, 3 reused, 2 removed"
+                expectHolds store items
+            }
+
+            test "a feature function that throws midway stops the build and leaves the previous store as it was" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                let before = bytesOf store
+                let mutable seen = 0
+
+                let crashing item =
+                    seen <- seen + 1
+
+                    if seen = 3 then
+                        failwith "decoder crashed"
+
+                    featuresOf item
+
+                let m =
+                    messageOf<FeatureItemException>(fun () -> buildWith store items "fbank 64" (FeatureCacheOptions()) crashing |> ignore)
+
+                contains m [ store; "item 'item2' (#2)"; "decoder crashed" ]
+                Expect.equal (bytesOf store) before "previous store unchanged"
+                expectHolds store items
+                Expect.equal (siblingsOf store) [ "train.lock" ] "no half-built store left"
+            }
+
+            test "a build killed mid-way is cleaned up; a store left aside between the renames is restored" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..2 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                // Killed while building: a half-written sibling. Killed between the renames: the store is aside.
+                d.WriteBytes("train.building/data.bin", [| 1uy; 2uy |]) |> ignore
+                Directory.Move(store, store + ".previous")
+
+                contains
+                    (messageOf<DirectoryNotFoundException>(fun () -> FeatureStore.Open store |> ignore))
+                    [ "train.previous"; "the next FeatureCache.Build restores" ]
+
+                let r, calls = build store items
+                Expect.equal (counts r, calls, r.Rewritten) ((0, 3, 0), 0, false) "restored, nothing recomputed"
+                Expect.equal (siblingsOf store) [ "train.lock" ] "leftovers gone"
+                expectHolds store items
+            }
+
+            test "a truncated data file or a damaged index is an error naming the store and the item" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                let data = Path.Combine(store, "data.bin")
+                let index = Path.Combine(store, "index.bin")
+                let full, indexBytes = bytesOf store
+
+                // Truncated after opening: the read names the item.
+                use opened = FeatureStore.Open store
+
+                using (new FileStream(data, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) (fun f ->
+                    f.SetLength(int64 full.Length - 10L))
+
+                contains
+                    (messageOf<FeatureItemException>(fun () -> opened.Read 4 |> ignore))
+                    [ store; "item 'item4' (#4), modality 'video'"; "truncated" ]
+
+                Expect.equal (opened.Read 0).["audio"] (featuresOf items[0]).["audio"] "earlier items still read"
+
+                // Truncated before opening: Open names the first item cut.
+                contains
+                    (messageOf<InvalidDataException>(fun () -> FeatureStore.Open store |> ignore))
+                    [ store; "truncated: item 'item4' (#4)" ]
+
+                File.WriteAllBytes(data, full)
+                let damaged = Array.copy indexBytes
+                damaged[20] <- damaged[20] ^^^ 1uy
+                File.WriteAllBytes(index, damaged)
+
+                contains
+                    (messageOf<InvalidDataException>(fun () -> FeatureStore.Open store |> ignore))
+                    [ store; "index.bin is corrupt: checksum mismatch" ]
+
+                // A build over a damaged store recomputes everything and says why.
+                let r, _ = build store items
+                Expect.equal (counts r) (5, 0, 0) "recomputed"
+                Expect.stringContains r.PreviousStoreProblem "checksum mismatch" "reason"
+                expectHolds store items
+            }
+
+            test "NaN or inf features stop the build naming item and modality; skipping lists them instead" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+
+                let poisoned (bad: float32) (item: Item) =
+                    let f = featuresOf item
+
+                    if item.Id = "item2" then
+                        f["video"][1, 2] <- bad
+
+                    f
+
+                let m =
+                    messageOf<FeatureItemException>(fun () -> buildWith store items "o" (FeatureCacheOptions()) (poisoned nanf) |> ignore)
+
+                contains m [ "item 'item2' (#2), modality 'video': NaN at row 1, column 2" ]
+                Expect.isFalse (Directory.Exists store) "no store written"
+
+                let e =
+                    try
+                        buildWith store items "o" (FeatureCacheOptions()) (poisoned infinityf) |> ignore
+                        None
+                    with :? FeatureItemException as e ->
+                        Some e
+
+                Expect.equal (e |> Option.map (fun e -> e.ItemId, e.Modality)) (Some("item2", "video")) "item and modality"
+
+                let r, _ =
+                    buildWith store items "o" (FeatureCacheOptions(SkipFailedItems = true)) (poisoned nanf)
+
+                Expect.equal (counts r) (4, 0, 0) "the others computed"
+                Expect.equal [ for s in r.Skipped -> s.Id ] [ "item2" ] "skipped listed"
+                use s = FeatureStore.Open store
+                Expect.equal (s.Count, s.IndexOf "item2") (4, -1) "left out of the store"
+
+                contains
+                    (File.ReadAllText(Path.Combine(store, FeatureCache.ReportFile)))
+                    [ "\"skippedCount\": 1"; "\"id\": \"item2\""; "NaN at row 1" ]
+            }
+
+            test "a matrix whose width differs from the modality's other items is an error" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..3 ]
+
+                let wide (item: Item) =
+                    let f = featuresOf item
+
+                    if item.Id = "item3" then
+                        readOnlyDict [ "audio", Array2D.zeroCreate<float32> 2 5; "video", f["video"] ]
+                    else
+                        f
+
+                let m =
+                    messageOf<FeatureItemException>(fun () -> buildWith (d.Sub "train") items "o" (FeatureCacheOptions()) wide |> ignore)
+
+                contains
+                    m
+                    [
+                        "item 'item3' (#3), modality 'audio': 5 columns; the store's other items have 3"
+                    ]
+            }
+
+            test "float16 modalities round-trip at half precision, reject values beyond its range, and switching back recomputes" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                let half = FeatureCacheOptions(Float16Modalities = [| "video" |])
+                let r, _ = buildWith store items "o" half featuresOf
+                Expect.equal (counts r) (5, 0, 0) "computed"
+
+                do
+                    use s = FeatureStore.Open store
+
+                    Expect.equal
+                        (s.ElementType "video", s.ElementType "audio")
+                        (FeatureElementType.Float16, FeatureElementType.Float32)
+                        "types"
+                    // These values (small multiples of 0.5) are exact in float16.
+                    Expect.equal (s.Read(3, "video")) (featuresOf items[3]).["video"] "float16 values"
+
+                let size = FileInfo(Path.Combine(store, "data.bin")).Length
+                let r, _ = buildWith store items "o" (FeatureCacheOptions()) featuresOf
+                Expect.equal (counts r) (5, 0, 0) "float16 -> float32 recomputes"
+                Expect.equal (FileInfo(Path.Combine(store, "data.bin")).Length - size) (5L * 8L * 2L) "video takes 4 bytes a value again"
+
+                let huge (item: Item) =
+                    let f = featuresOf item
+                    f["video"][0, 0] <- 70000.0f
+                    f
+
+                let m =
+                    messageOf<FeatureItemException>(fun () -> buildWith (d.Sub "other") items "o" half huge |> ignore)
+
+                contains
+                    m
+                    [
+                        "item 'item0' (#0), modality 'video': 70000 at row 0, column 0 is beyond float16"
+                    ]
+            }
+
+            test "parallel computation writes the same store as sequential" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..9 ]
+                let sequential = d.Sub "seq"
+                let concurrent = d.Sub "par"
+                build sequential items |> ignore
+
+                let r, calls =
+                    buildWith concurrent items "fbank 40" (FeatureCacheOptions(Parallelism = 2)) featuresOf
+
+                Expect.equal (counts r, calls) ((10, 0, 0), 10) "computed"
+                Expect.equal (bytesOf concurrent) (bytesOf sequential) "identical files"
+            }
+
+            test "concurrent readers get the right matrices" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "train"
+                build store items |> ignore
+                use s = FeatureStore.Open store
+                let expected = items |> Array.map featuresOf
+                let wrong = ref 0
+
+                Parallel.For(
+                    0,
+                    400,
+                    ParallelOptions(MaxDegreeOfParallelism = 4),
+                    fun k ->
+                        let i = k % items.Length
+                        let got = s.Read i
+
+                        if got["audio"] <> expected[i].["audio"] || got["video"] <> expected[i].["video"] then
+                            Interlocked.Increment(&wrong.contents) |> ignore
+                )
+                |> ignore
+
+                Expect.equal wrong.Value 0 "every concurrent read is right"
+            }
+
+            test "a second build of the same store at once is refused" {
+                use d = new TempDir()
+                let store = d.Sub "train"
+
+                use _held =
+                    new FileStream(store + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)
+
+                contains (messageOf<IOException>(fun () -> build store (itemsIn d [ 0 ]) |> ignore)) [ "another build" ]
+            }
+
+            test "bad item lists and a folder that is not a store are refused, and the folder is kept" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0; 1 ]
+                let twice = [| items[0]; items[1]; items[0] |]
+
+                contains
+                    (messageOf<ArgumentException>(fun () -> build (d.Sub "a") twice |> ignore))
+                    [ "item id 'item0' appears at #0 and #2" ]
+
+                let notes = d.Write("mine/notes.txt", [ "keep me" ])
+
+                contains
+                    (messageOf<IOException>(fun () -> build (d.Sub "mine") items |> ignore))
+                    [ "is not a feature store; refusing to replace it" ]
+
+                Expect.isTrue (File.Exists notes) "kept"
+            }
+        ]
