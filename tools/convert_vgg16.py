@@ -107,7 +107,10 @@ def write_state_dict(state, path):
 
 
 def load_state_dict(path):
-    obj = torch.load(path, map_location="cpu")
+    try:
+        obj = torch.load(path, map_location="cpu")
+    except Exception as e:  # torch.load raises pickle, zip and runtime errors alike
+        raise ValueError(f"{path}: torch.load cannot read it ({type(e).__name__}: {e}); expected torchvision's .pth weights") from e
     if isinstance(obj, torch.nn.Module):
         return obj.state_dict()
     if isinstance(obj, dict):
