@@ -6,7 +6,12 @@ open System
 type Entry =
     /// Runs the named command with its arguments; usage errors print the message and exit with 2.
     static member Run(command: string, argv: string array) : int =
-        let commands = Map [ "smoke", (Smoke.main, Smoke.usage) ]
+        let commands =
+            Map
+                [
+                    "smoke", (Smoke.main, Smoke.usage)
+                    "features", (Features.main, Features.usage)
+                ]
 
         match commands |> Map.tryFind command with
         | None ->
