@@ -11,6 +11,7 @@ type Entry =
                 [
                     "smoke", (Smoke.main, Smoke.usage)
                     "features", (Features.main, Features.usage)
+                    "bench-lfbe", (BenchLfbe.main, BenchLfbe.usage)
                 ]
 
         match commands |> Map.tryFind command with

@@ -1,5 +1,8 @@
 using System;
 using System.Collections.Concurrent;
+using System.Linq;
+using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Research.Model.Audio;
 
@@ -25,7 +28,9 @@ public sealed class Fbank
     readonly int windowShift;
     readonly double[] window;
     readonly RealFft fft;
-    readonly MelBanks mel;
+    readonly int[] melFirstBin; // FFT bin of each filter's first weight
+    readonly int[] melStart; // filter b's weights are melWeights[melStart[b] .. melStart[b + 1])
+    readonly double[] melWeights;
     readonly double logEnergyFloor;
 
     /// <summary>The options.</summary>
@@ -77,7 +82,14 @@ public sealed class Fbank
         SampleRate = sampleRate;
         window = Window(o.WindowType, windowSize, o.BlackmanCoefficient);
         fft = new RealFft(padded);
-        mel = new MelBanks(o.NumMelBins, padded, sampleRate, o.LowFreq, o.HighFreq);
+        var mel = new MelBanks(o.NumMelBins, padded, sampleRate, o.LowFreq, o.HighFreq);
+        melFirstBin = mel.First;
+        melStart = new int[o.NumMelBins + 1];
+        for (int b = 0; b < o.NumMelBins; b++)
+        {
+            melStart[b + 1] = melStart[b] + mel.Weights[b].Length;
+        }
+        melWeights = mel.Weights.SelectMany(w => w).ToArray();
         logEnergyFloor = o.EnergyFloor > 0 ? Math.Log(o.EnergyFloor) : double.NegativeInfinity;
     }
 
@@ -104,6 +116,7 @@ public sealed class Fbank
             );
         }
         var output = new float[frames, Dim];
+        var raw = new double[windowSize];
         var frame = new double[fft.Length];
         var im = new double[fft.Length / 2];
         var power = new double[fft.Length / 2];
@@ -119,58 +132,34 @@ public sealed class Fbank
             if (start >= 0 && start + windowSize <= n)
             {
                 var source = samples.Slice(start, windowSize);
-                for (int j = 0; j < windowSize; j++)
+                for (int j = 0; j < raw.Length; j++)
                 {
-                    frame[j] = source[j];
+                    raw[j] = source[j];
                 }
             }
             else
             {
-                for (int j = 0; j < windowSize; j++)
+                for (int j = 0; j < raw.Length; j++)
                 {
-                    frame[j] = samples[Reflect(start + j, n)];
+                    raw[j] = samples[Reflect(start + j, n)];
                 }
             }
             if (random is not null)
             {
-                for (int j = 0; j < windowSize; j++)
+                for (int j = 0; j < raw.Length; j++)
                 {
-                    frame[j] += Options.Dither * Gaussian(random);
+                    raw[j] += Options.Dither * Gaussian(random);
                 }
             }
-            if (Options.RemoveDcOffset)
-            {
-                double mean = 0;
-                for (int j = 0; j < windowSize; j++)
-                {
-                    mean += frame[j];
-                }
-                mean /= windowSize;
-                for (int j = 0; j < windowSize; j++)
-                {
-                    frame[j] -= mean;
-                }
-            }
+            double mean = Options.RemoveDcOffset ? Sum(raw) / windowSize : 0.0;
             if (Options.UseEnergy && Options.RawEnergy)
             {
-                output[f, 0] = (float)LogEnergy(frame.AsSpan(0, windowSize));
+                output[f, 0] = (float)LogEnergy(raw, mean);
             }
-            if (c != 0)
-            {
-                for (int j = windowSize - 1; j > 0; j--)
-                {
-                    frame[j] -= c * frame[j - 1];
-                }
-                frame[0] -= c * frame[0];
-            }
-            for (int j = 0; j < windowSize; j++)
-            {
-                frame[j] *= window[j];
-            }
-            Array.Clear(frame, windowSize, frame.Length - windowSize);
+            PreemphasizeAndWindow(raw, mean, c, frame);
             if (Options.UseEnergy && !Options.RawEnergy)
             {
-                output[f, 0] = (float)LogEnergy(frame.AsSpan(0, windowSize));
+                output[f, 0] = (float)LogEnergy(frame.AsSpan(0, windowSize), 0.0);
             }
 
             fft.PowerSpectrum(frame, im, power);
@@ -181,27 +170,71 @@ public sealed class Fbank
                     power[k] = Math.Sqrt(power[k]);
                 }
             }
-            for (int b = 0; b < mel.First.Length; b++)
+            Span<float> row = MemoryMarshal.CreateSpan(ref output[f, 0], Dim)[offset..];
+            for (int b = 0; b < row.Length; b++)
             {
-                double[] w = mel.Weights[b];
-                var p = power.AsSpan(mel.First[b], w.Length);
-                double e = 0;
-                for (int k = 0; k < w.Length; k++)
-                {
-                    e += w[k] * p[k];
-                }
-                output[f, offset + b] = (float)(Options.UseLogFbank ? Math.Log(Math.Max(e, Epsilon)) : e);
+                int first = melStart[b];
+                int length = melStart[b + 1] - first;
+                double e = Dot(melWeights.AsSpan(first, length), power.AsSpan(melFirstBin[b], length));
+                row[b] = (float)(Options.UseLogFbank ? Math.Log(Math.Max(e, Epsilon)) : e);
             }
         }
         return output;
     }
 
-    double LogEnergy(ReadOnlySpan<double> x)
+    /// <summary>
+    /// frame[j] = ((x[j] - m) - c · (x[j-1] - m)) · w[j] with x[-1] = x[0], then zeros up to the FFT length:
+    /// DC removal, pre-emphasis and the window in one pass.
+    /// </summary>
+    void PreemphasizeAndWindow(ReadOnlySpan<double> x, double mean, double c, Span<double> frame)
+    {
+        double shift = mean * (1 - c);
+        int size = x.Length;
+        frame[0] = (x[0] - mean) * (1 - c) * window[0];
+        int j = 1;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vc = new Vector<double>(c);
+            var vs = new Vector<double>(shift);
+            for (; j <= size - Vector<double>.Count; j += Vector<double>.Count)
+            {
+                var v = (new Vector<double>(x[j..]) - vc * new Vector<double>(x[(j - 1)..]) - vs) * new Vector<double>(window.AsSpan(j));
+                v.CopyTo(frame[j..]);
+            }
+        }
+        for (; j < size; j++)
+        {
+            frame[j] = (x[j] - c * x[j - 1] - shift) * window[j];
+        }
+        frame[size..].Clear();
+    }
+
+    static double Sum(ReadOnlySpan<double> x)
     {
         double sum = 0;
         foreach (double v in x)
         {
-            sum += v * v;
+            sum += v;
+        }
+        return sum;
+    }
+
+    static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        double sum = 0;
+        for (int k = 0; k < a.Length; k++)
+        {
+            sum += a[k] * b[k];
+        }
+        return sum;
+    }
+
+    double LogEnergy(ReadOnlySpan<double> x, double mean)
+    {
+        double sum = 0;
+        foreach (double v in x)
+        {
+            sum += (v - mean) * (v - mean);
         }
         return Math.Max(Math.Log(Math.Max(sum, Epsilon)), logEnergyFloor);
     }

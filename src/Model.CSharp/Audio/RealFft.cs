@@ -14,10 +14,11 @@ internal sealed class RealFft
     readonly int n;
     readonly int half;
 
-    // Power-of-two path: bit reversal of N/2, twiddles e^{-2πi k/(N/2)} for k < N/4, split twiddles e^{-2πi k/N}.
+    // Power-of-two path: bit reversal of N/2; per stage of half-size h (4, 8, ..., N/4) the twiddles
+    // e^{-2πi j/(2h)}, j < h, stored contiguously at [h, 2h); split twiddles e^{-2πi k/N}.
     readonly int[]? reversal;
-    readonly double[]? cosHalf;
-    readonly double[]? sinHalf;
+    readonly double[]? stageCos;
+    readonly double[]? stageSin;
     readonly double[]? cosFull;
     readonly double[]? sinFull;
 
@@ -47,12 +48,15 @@ internal sealed class RealFft
                 }
                 reversal[i] = r;
             }
-            cosHalf = new double[Math.Max(1, half / 2)];
-            sinHalf = new double[cosHalf.Length];
-            for (int k = 0; k < cosHalf.Length; k++)
+            stageCos = new double[Math.Max(2, half)];
+            stageSin = new double[stageCos.Length];
+            for (int h = 1; h < half; h <<= 1)
             {
-                cosHalf[k] = Math.Cos(2 * Math.PI * k / half);
-                sinHalf[k] = -Math.Sin(2 * Math.PI * k / half);
+                for (int j = 0; j < h; j++)
+                {
+                    stageCos[h + j] = Math.Cos(Math.PI * j / h);
+                    stageSin[h + j] = -Math.Sin(Math.PI * j / h);
+                }
             }
             cosFull = new double[half];
             sinFull = new double[half];
@@ -93,8 +97,8 @@ internal sealed class RealFft
             Dft(frame, power);
             return;
         }
-        // Pack z[j] = x[2j] + i x[2j+1] in bit-reversed order: re into im's partner buffer first.
-        Span<double> re = power; // N/2 long, reused as the real part
+        // Pack z[j] = x[2j] + i x[2j+1] in bit-reversed order; power (N/2 long) holds the real parts meanwhile.
+        Span<double> re = power;
         for (int j = 0; j < half; j++)
         {
             int r = reversal[j];
@@ -104,7 +108,7 @@ internal sealed class RealFft
         Butterflies(re, im);
 
         // Split: X[k] = (Z[k] + conj Z[H-k]) / 2 - i e^{-2πik/N} (Z[k] - conj Z[H-k]) / 2.
-        // Computed for k and H-k together, into frame (free now) to avoid overwriting inputs.
+        // |X[k]|² goes into frame (no longer needed), since re is read at both k and H-k.
         var cf = cosFull!;
         var sf = sinFull!;
         frame[0] = (re[0] + im[0]) * (re[0] + im[0]);
@@ -131,28 +135,72 @@ internal sealed class RealFft
         frame[..half].CopyTo(power);
     }
 
+    /// <summary>In-place radix-2 decimation-in-time FFT of length N/2 on bit-reversed input.</summary>
     void Butterflies(Span<double> re, Span<double> im)
     {
-        var c = cosHalf!;
-        var s = sinHalf!;
-        for (int size = 2; size <= half; size <<= 1)
+        int h0 = 1;
+        if (half >= 4)
         {
-            int halfSize = size >> 1;
-            int step = half / size;
-            for (int start = 0; start < half; start += size)
+            // The first two stages fused: 4-point transforms whose twiddles are 1 and -i.
+            for (int a = 0; a < half; a += 4)
             {
-                for (int j = 0, t = 0; j < halfSize; j++, t += step)
+                double s0r = re[a] + re[a + 1],
+                    s0i = im[a] + im[a + 1];
+                double d0r = re[a] - re[a + 1],
+                    d0i = im[a] - im[a + 1];
+                double s1r = re[a + 2] + re[a + 3],
+                    s1i = im[a + 2] + im[a + 3];
+                double d1r = re[a + 2] - re[a + 3],
+                    d1i = im[a + 2] - im[a + 3];
+                re[a] = s0r + s1r;
+                im[a] = s0i + s1i;
+                re[a + 2] = s0r - s1r;
+                im[a + 2] = s0i - s1i;
+                // -i · (d1r + i d1i) = d1i - i d1r
+                re[a + 1] = d0r + d1i;
+                im[a + 1] = d0i - d1r;
+                re[a + 3] = d0r - d1i;
+                im[a + 3] = d0i + d1r;
+            }
+            h0 = 4;
+        }
+        for (int h = h0; h < half; h <<= 1)
+        {
+            ReadOnlySpan<double> wc = stageCos.AsSpan(h, h);
+            ReadOnlySpan<double> ws = stageSin.AsSpan(h, h);
+            for (int start = 0; start < half; start += 2 * h)
+            {
+                Span<double> ar = re.Slice(start, h),
+                    ai = im.Slice(start, h),
+                    br = re.Slice(start + h, h),
+                    bi = im.Slice(start + h, h);
+                int j = 0;
+                if (Vector.IsHardwareAccelerated)
                 {
-                    int a = start + j;
-                    int b = a + halfSize;
-                    double wr = c[t],
-                        wi = s[t];
-                    double br = re[b] * wr - im[b] * wi;
-                    double bi = re[b] * wi + im[b] * wr;
-                    re[b] = re[a] - br;
-                    im[b] = im[a] - bi;
-                    re[a] += br;
-                    im[a] += bi;
+                    for (; j <= h - Vector<double>.Count; j += Vector<double>.Count)
+                    {
+                        var c = new Vector<double>(wc[j..]);
+                        var s = new Vector<double>(ws[j..]);
+                        var xr = new Vector<double>(br[j..]);
+                        var xi = new Vector<double>(bi[j..]);
+                        var yr = new Vector<double>(ar[j..]);
+                        var yi = new Vector<double>(ai[j..]);
+                        var tr = xr * c - xi * s;
+                        var ti = xr * s + xi * c;
+                        (yr - tr).CopyTo(br[j..]);
+                        (yi - ti).CopyTo(bi[j..]);
+                        (yr + tr).CopyTo(ar[j..]);
+                        (yi + ti).CopyTo(ai[j..]);
+                    }
+                }
+                for (; j < h; j++)
+                {
+                    double tr = br[j] * wc[j] - bi[j] * ws[j];
+                    double ti = br[j] * ws[j] + bi[j] * wc[j];
+                    br[j] = ar[j] - tr;
+                    bi[j] = ai[j] - ti;
+                    ar[j] += tr;
+                    ai[j] += ti;
                 }
             }
         }
