@@ -12,6 +12,8 @@ type Entry =
                     "smoke", (Smoke.main, Smoke.usage)
                     "mosei", (Mosei.main, Mosei.usage)
                     "voxceleb", (VoxCeleb.main, VoxCeleb.usage)
+                    "features", (Features.main, Features.usage)
+                    "bench-lfbe", (BenchLfbe.main, BenchLfbe.usage)
                 ]
 
         match commands |> Map.tryFind command with
