@@ -1,6 +1,8 @@
-// The main job. For now: the smoke run (build, load TorchSharp, train the paper-shaped model briefly on a
-// generated batch, print every loss term and the time per step).
-// usage: dotnet fsi scripts/reproduce.fsx [--config paper|tiny] [--steps N] ...; help: dotnet fsi scripts/reproduce.fsx -- --help
+// The main job: the demo corpus (generated when absent) and its feature stores, then the smoke training of the
+// paper-shaped model. usage: dotnet fsi scripts/reproduce.fsx [--data DIR] [--corpus default|tiny] ...
+// help: dotnet fsi scripts/reproduce.fsx -- --help
 #load "Research.fsx"
 
-exit (Research.runEntry "smoke" (Research.scriptArgs ()))
+// The demo corpus speaks with espeak-ng and encodes its videos with ffmpeg.
+Research.requireDebian "the demo corpus" [ "espeak-ng"; "ffmpeg" ]
+exit (Research.runEntry "reproduce" (Research.scriptArgs ()))

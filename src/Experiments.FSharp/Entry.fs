@@ -9,6 +9,7 @@ type Entry =
         let commands =
             Map
                 [
+                    "reproduce", (Reproduce.main, Reproduce.usage)
                     "smoke", (Smoke.main, Smoke.usage)
                     "mosei", (Mosei.main, Mosei.usage)
                     "voxceleb", (VoxCeleb.main, VoxCeleb.usage)

@@ -52,6 +52,9 @@ public sealed record DemoCorpusOptions
     /// <summary>Worker threads for synthesis, rendering and encoding.</summary>
     public int Workers { get; init; } = System.Environment.ProcessorCount;
 
+    /// <summary>These options with another seed and worker count (workers do not change the corpus).</summary>
+    public DemoCorpusOptions With(int seed, int workers) => this with { Seed = seed, Workers = workers };
+
     /// <summary>A small corpus for tests: a few speakers and videos.</summary>
     public static DemoCorpusOptions Tiny =>
         new()

@@ -26,19 +26,27 @@ namespace Research.Model.Video;
 /// </summary>
 public sealed class VisualFeatures : IFrameFeatureExtractor
 {
+    /// <summary>Default side of the grayscale image: 64, so 4096 features as VGG-16's fc7.</summary>
+    public const int DefaultSide = 64;
+
+    /// <summary>Features per frame at the default side: 64 · 64 = 4096, as VGG-16's fc7.</summary>
+    public const int FeatureDimension = DefaultSide * DefaultSide;
+
+    /// <summary>The extractor at the default side (it has no state beyond its side).</summary>
+    public static VisualFeatures Instance { get; } = new(DefaultSide);
+
+    /// <summary>An extractor giving side² features per frame (the demo corpus uses 32: 1024 features).</summary>
+    public VisualFeatures(int side)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(side, 2);
+        Side = side;
+    }
+
     /// <summary>Side of the grayscale image.</summary>
-    public const int Side = 64;
-
-    /// <summary>Features per frame: 64 · 64 = 4096, as VGG-16's fc7.</summary>
-    public const int FeatureDimension = Side * Side;
-
-    /// <summary>The extractor (it has no state).</summary>
-    public static VisualFeatures Instance { get; } = new();
-
-    VisualFeatures() { }
+    public int Side { get; }
 
     /// <inheritdoc />
-    public int Dimension => FeatureDimension;
+    public int Dimension => Side * Side;
 
     /// <inheritdoc />
     public int FrameWidth => Side;
@@ -53,17 +61,17 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
     public float[,] Extract(RgbFrames frames)
     {
         ArgumentNullException.ThrowIfNull(frames);
-        var result = new float[frames.Count, FeatureDimension];
+        var result = new float[frames.Count, Dimension];
         for (int f = 0; f < frames.Count; f++)
         {
-            float[] row = FromFrame(frames.Frame(f), frames.Height, frames.Width);
-            Buffer.BlockCopy(row, 0, result, f * FeatureDimension * sizeof(float), FeatureDimension * sizeof(float));
+            float[] row = FromFrame(frames.Frame(f), frames.Height, frames.Width, Side);
+            Buffer.BlockCopy(row, 0, result, f * Dimension * sizeof(float), Dimension * sizeof(float));
         }
         return result;
     }
 
     /// <summary>The feature of one RGB frame given as (H, W, 3) bytes.</summary>
-    public static float[] FromFrame(byte[,,] rgb)
+    public static float[] FromFrame(byte[,,] rgb, int side = DefaultSide)
     {
         ArgumentNullException.ThrowIfNull(rgb);
         if (rgb.GetLength(2) != 3)
@@ -72,11 +80,11 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
         }
         var bytes = new byte[rgb.Length];
         Buffer.BlockCopy(rgb, 0, bytes, 0, bytes.Length);
-        return FromFrame(bytes, rgb.GetLength(0), rgb.GetLength(1));
+        return FromFrame(bytes, rgb.GetLength(0), rgb.GetLength(1), side);
     }
 
     /// <summary>The feature of one RGB frame given as (height, width, 3) bytes, row-major.</summary>
-    public static float[] FromFrame(ReadOnlySpan<byte> rgb, int height, int width)
+    public static float[] FromFrame(ReadOnlySpan<byte> rgb, int height, int width, int side = DefaultSide)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
@@ -89,7 +97,29 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
         {
             gray[p] = 0.299 * rgb[3 * p] + 0.587 * rgb[3 * p + 1] + 0.114 * rgb[3 * p + 2];
         }
-        double[] small = ResizeArea(gray, height, width);
+        return Standardise(ResizeArea(gray, height, width, side));
+    }
+
+    /// <summary>
+    /// The feature of a grey-level image with values in [0, 1] (row-major, height × width), e.g. a rendered
+    /// frame: steps 2–5 above (resize by area, standardise).
+    /// </summary>
+    public static float[] FromGray(ReadOnlySpan<float> gray, int height, int width, int side = DefaultSide)
+    {
+        if (gray.Length != height * width)
+        {
+            throw new ArgumentException($"{gray.Length} values are not a {width}x{height} image");
+        }
+        var scaled = new double[gray.Length];
+        for (int p = 0; p < scaled.Length; p++)
+        {
+            scaled[p] = 255.0 * gray[p];
+        }
+        return Standardise(ResizeArea(scaled, height, width, side));
+    }
+
+    static float[] Standardise(double[] small)
+    {
         double mean = 0;
         foreach (double v in small)
         {
@@ -103,7 +133,7 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
             variance += d * d;
         }
         double std = Math.Sqrt(variance / small.Length);
-        var result = new float[FeatureDimension];
+        var result = new float[small.Length];
         if (std >= 1e-6)
         {
             for (int k = 0; k < result.Length; k++)
@@ -114,35 +144,35 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
         return result;
     }
 
-    /// <summary>Area-averaging resize of a (height, width) image to (Side, Side), separably: rows, then columns.</summary>
-    static double[] ResizeArea(double[] image, int height, int width)
+    /// <summary>Area-averaging resize of a (height, width) image to (side, side), separably: rows, then columns.</summary>
+    static double[] ResizeArea(double[] image, int height, int width, int side)
     {
-        var (colStart, colWeights) = AreaWeights(width);
-        var (rowStart, rowWeights) = AreaWeights(height);
-        var across = new double[height * Side]; // (height, Side)
+        var (colStart, colWeights) = AreaWeights(width, side);
+        var (rowStart, rowWeights) = AreaWeights(height, side);
+        var across = new double[height * side]; // (height, side)
         for (int y = 0; y < height; y++)
         {
-            for (int j = 0; j < Side; j++)
+            for (int j = 0; j < side; j++)
             {
                 double sum = 0;
                 for (int k = 0; k < colWeights[j].Length; k++)
                 {
                     sum += colWeights[j][k] * image[y * width + colStart[j] + k];
                 }
-                across[y * Side + j] = sum;
+                across[y * side + j] = sum;
             }
         }
-        var result = new double[Side * Side];
-        for (int i = 0; i < Side; i++)
+        var result = new double[side * side];
+        for (int i = 0; i < side; i++)
         {
-            for (int j = 0; j < Side; j++)
+            for (int j = 0; j < side; j++)
             {
                 double sum = 0;
                 for (int k = 0; k < rowWeights[i].Length; k++)
                 {
-                    sum += rowWeights[i][k] * across[(rowStart[i] + k) * Side + j];
+                    sum += rowWeights[i][k] * across[(rowStart[i] + k) * side + j];
                 }
-                result[i * Side + j] = sum;
+                result[i * side + j] = sum;
             }
         }
         return result;
@@ -150,14 +180,14 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
 
     /// <summary>
     /// For each output index i along an axis of n source pixels: the first source pixel overlapping
-    /// [i·n/Side, (i+1)·n/Side) and the overlaps of the pixels from there on, divided by the interval's length.
+    /// [i·n/side, (i+1)·n/side) and the overlaps of the pixels from there on, divided by the interval's length.
     /// </summary>
-    static (int[] start, double[][] weights) AreaWeights(int n)
+    static (int[] start, double[][] weights) AreaWeights(int n, int side)
     {
-        var start = new int[Side];
-        var weights = new double[Side][];
-        double scale = (double)n / Side;
-        for (int i = 0; i < Side; i++)
+        var start = new int[side];
+        var weights = new double[side][];
+        double scale = (double)n / side;
+        for (int i = 0; i < side; i++)
         {
             double lo = i * scale,
                 hi = (i + 1) * scale;
@@ -174,9 +204,9 @@ public sealed class VisualFeatures : IFrameFeatureExtractor
     }
 
     /// <summary>
-    /// Features of the frames of a video file at <paramref name="fps"/>: (frames, 4096). Needs ffmpeg
+    /// Features of the frames of a video file at <paramref name="fps"/>: (frames, side²). Needs ffmpeg
     /// (<see cref="VideoFrames"/>); errors name the file.
     /// </summary>
-    public static float[,] FromVideo(string path, double fps, string ffmpeg = "ffmpeg") =>
-        VideoFeatures.FromFile(path, fps, Instance, ffmpeg);
+    public static float[,] FromVideo(string path, double fps, int side = DefaultSide, string ffmpeg = "ffmpeg") =>
+        VideoFeatures.FromFile(path, fps, side == DefaultSide ? Instance : new VisualFeatures(side), ffmpeg);
 }

@@ -132,3 +132,24 @@ let tests =
                 fails bad [ "frame 1, column 17" ]
             }
         ]
+
+[<Tests>]
+let sideTests =
+    testList
+        "Video.VisualFeatures.side"
+        [
+            test "a grey image gives the same feature as the same image in RGB, at any side" {
+                let rng = Random 9
+                let h, w = 40, 50
+                let gray = Array.init (h * w) (fun _ -> float32 (rng.Next 256) / 255.0f)
+                let rgb = Array.init (h * w * 3) (fun i -> byte (round (gray[i / 3] * 255.0f)))
+
+                for side in [ 64; 32; 16 ] do
+                    let a = VisualFeatures.FromGray(ReadOnlySpan gray, h, w, side)
+                    let b = VisualFeatures.FromFrame(ReadOnlySpan rgb, h, w, side)
+                    Expect.equal a.Length (side * side) $"{side}² features"
+                    Expect.isLessThan (Array.map2 (fun (x: float32) y -> abs (x - y)) a b |> Array.max) 1e-4f $"side {side}"
+
+                Expect.equal (VisualFeatures(32)).Dimension 1024 "extractor dimension"
+            }
+        ]

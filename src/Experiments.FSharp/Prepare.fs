@@ -1,0 +1,137 @@
+/// Data preparation of the main job: the demo corpora (generated when absent) and their feature stores.
+module Research.Experiments.Prepare
+
+open System
+open System.Diagnostics
+open System.IO
+open Research.Model
+open Research.Model.Data
+open Research.Model.Demo
+
+/// Where the demo corpus and its features live, and how big it is.
+type Settings =
+    {
+        /// Folder of the generated corpus (and, under features/, its stores).
+        Folder: string
+        Options: DemoCorpusOptions
+        /// Threads for feature extraction.
+        Workers: int
+    }
+
+/// Paths of a prepared demo corpus.
+type Prepared =
+    {
+        Corpus: DemoCorpusSummary
+        PretrainDir: string
+        PretrainStore: string
+        EmotionStores: Map<string, string>
+        FrontEnd: FrontEndOptions
+    }
+
+let private stamp (clock: Stopwatch) =
+    $"[{clock.Elapsed.TotalSeconds, 6:F1}s]"
+
+/// Prints feature-cache progress about every 10% and at the end.
+let private progressOf (what: string) (clock: Stopwatch) =
+    let mutable last = -1
+
+    { new IProgress<FeatureCacheProgress> with
+        member _.Report p =
+            let tenth = p.Done * 10 / max 1 p.Total
+
+            if tenth <> last || p.Done = p.Total then
+                last <- tenth
+
+                printfn
+                    "%s %s features: %d/%d (computed %d, reused %d, skipped %d)"
+                    (stamp clock)
+                    what
+                    p.Done
+                    p.Total
+                    p.Computed
+                    p.Reused
+                    p.Skipped
+    }
+
+/// The front end of the demo corpus: its video is rendered at its frame rate, its visual feature is its grey-level side.
+let demoFrontEnd (folder: string) (o: DemoCorpusOptions) =
+    FrontEndOptions(
+        VideoFps = float o.FramesPerSecond,
+        VisualSide = o.FeatureSide,
+        WordVectors = Path.Combine(folder, "glove.demo.300d.txt")
+    )
+
+/// The MOSEI roots of the demo's emotion corpus.
+let demoMoseiOptions =
+    MoseiOptions(AudioRoot = DemoCorpus.AudioRoot, VideoRoot = DemoCorpus.VisualRoot, TextRoot = DemoCorpus.WordsRoot)
+
+/// Generates the demo corpus when absent, then builds (or reuses) its feature stores; prints what it did.
+let run (s: Settings) : Prepared =
+    let clock = Stopwatch.StartNew()
+    let folder = Path.GetFullPath s.Folder
+    printfn "%s demo corpus: %s" (stamp clock) folder
+
+    let summary, reused =
+        DemoCorpus.Ensure(folder, s.Options, (fun line -> printfn "%s %s" (stamp clock) line)).ToTuple()
+
+    printfn
+        "%s demo corpus %s: pre-training %d speakers, %d utterances (%.1f min of speech); emotion %d speakers, %d videos, %d segments"
+        (stamp clock)
+        (if reused then "reused" else "generated")
+        summary.PretrainSpeakers
+        summary.PretrainUtterances
+        (summary.PretrainSeconds / 60.0)
+        summary.EmotionSpeakers
+        summary.EmotionVideos
+        summary.EmotionSegments
+
+    for KeyValue(fold, positives) in summary.PositivesByFold do
+        printfn
+            "%s   %-5s %4d segments; positives happy %d, sad %d, anger %d, surprise %d, disgust %d, fear %d"
+            (stamp clock)
+            fold
+            summary.SegmentsByFold[fold]
+            positives[0]
+            positives[1]
+            positives[2]
+            positives[3]
+            positives[4]
+            positives[5]
+
+    let frontEnd = demoFrontEnd folder s.Options
+    let features = Path.Combine(folder, "features")
+    let pretrainDir = Path.Combine(folder, "pretrain", "data")
+    let pretrainStore = Path.Combine(features, "pretrain")
+    let dir = KaldiDataDir.Load pretrainDir
+
+    let result, oov =
+        CorpusFeatures.BuildPretraining(dir, pretrainStore, frontEnd, s.Workers, progressOf "pre-training" clock).ToTuple()
+
+    let oovPath = Path.Combine(features, "pretrain-oov.json")
+    oov.WriteJson(oovPath, frontEnd.WordVectors)
+
+    printfn
+        "%s pre-training store: %d computed, %d reused; %d of %d tokens out of vocabulary (%s)"
+        (stamp clock)
+        result.Computed
+        result.Reused
+        oov.OovTokens
+        oov.TotalTokens
+        oovPath
+
+    let emotionRoot = Path.Combine(features, "emotion")
+    let emotion = Path.Combine(folder, "emotion")
+
+    let results =
+        CorpusFeatures.BuildEmotion(emotion, Path.Combine(emotion, "folds.json"), demoMoseiOptions, emotionRoot, progressOf "emotion" clock)
+
+    for KeyValue(fold, r) in results do
+        printfn "%s emotion store %s: %d computed, %d reused" (stamp clock) fold r.Computed r.Reused
+
+    {
+        Corpus = summary
+        PretrainDir = pretrainDir
+        PretrainStore = pretrainStore
+        EmotionStores = results.Keys |> Seq.map (fun k -> k, Path.Combine(emotionRoot, k)) |> Map.ofSeq
+        FrontEnd = frontEnd
+    }

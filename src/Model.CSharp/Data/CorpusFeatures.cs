@@ -1,0 +1,152 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Research.Model.Audio;
+using Research.Model.Text;
+using Research.Model.Video;
+
+namespace Research.Model.Data;
+
+/// <summary>
+/// Turns corpora into feature stores (one per split) with the modalities <c>audio</c>, <c>video</c>, <c>text</c>
+/// (and <c>labels</c> for emotion segments). Each item is computed once; a re-run recomputes only items whose
+/// sources or front-end settings changed (<see cref="FeatureCache"/>).
+/// </summary>
+public static class CorpusFeatures
+{
+    /// <summary>Modality names in the stores.</summary>
+    public const string Audio = "audio",
+        Video = "video",
+        Text = "text",
+        Labels = "labels";
+
+    /// <summary>LFBE of an audio file: 16 kHz, Kaldi filter banks, optional per-utterance CMVN, stacking → (T / stack, 40 · stack).</summary>
+    public static float[,] AudioFeatures(string path, FrontEndOptions o, string item)
+    {
+        var wave = AudioFile.Load(path, 16000);
+        var frames = Fbank.Compute(wave.Samples, wave.SampleRate, o.Fbank, item);
+        if (o.UtteranceCmvn)
+        {
+            frames = Cmvn.PerUtterance(frames, item);
+        }
+        return o.Stack > 1 ? FeatureStacking.Stack(frames, o.Stack, item) : frames;
+    }
+
+    /// <summary>Per-frame visual features of a video file, or of a .npy of precomputed (frames, dim) features.</summary>
+    public static float[,] VideoFeaturesOf(string path, FrontEndOptions o, IFrameFeatureExtractor extractor, string item) =>
+        path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
+            ? Research.Model.Video.VideoFeatures.Precomputed(Npy.ReadMatrix(path), item, extractor.Dimension)
+            : Research.Model.Video.VideoFeatures.FromFile(path, o.VideoFps, extractor);
+
+    /// <summary>The frame feature extractor the options ask for: VGG-16 fc7 when weights are given, else grey levels.</summary>
+    public static IFrameFeatureExtractor Extractor(FrontEndOptions o) =>
+        o.Vgg16Weights is null ? new VisualFeatures(o.VisualSide) : new Vgg16Features(Vgg16.Load(o.Vgg16Weights));
+
+    /// <summary>
+    /// Builds the store of a pre-training data directory: per utterance its LFBE, its video's frame features and the
+    /// word vectors of its transcript. Returns the cache result and the out-of-vocabulary report of the transcripts.
+    /// </summary>
+    public static (FeatureCacheResult result, OovReport oov) BuildPretraining(
+        KaldiDataDir dir,
+        string storeDir,
+        FrontEndOptions o,
+        int parallelism = 1,
+        IProgress<FeatureCacheProgress>? progress = null
+    )
+    {
+        if (!dir.HasVideo)
+        {
+            throw new InvalidDataException($"{dir.Directory}: no video.scp; the model needs a video source per utterance");
+        }
+        var tokenizer = new Tokenizer(o.LowerCase);
+        var tokens = dir.Utterances.ToDictionary(u => u.Id, u => tokenizer.Tokenize(u.Transcript, $"{dir.Directory}/text: {u.Id}"));
+        var vectors = GloVe.Read(o.WordVectors, tokens.Values.SelectMany(t => t).ToHashSet());
+        var oov = new OovReport();
+        foreach (var t in tokens.Values)
+        {
+            oov.Add(vectors.Embed(t));
+        }
+        var extractor = Extractor(o);
+        string settings = o.Describe() + "\n" + FeatureCache.FileFingerprint("", o.WordVectors);
+        var result = FeatureCache.Build(
+            storeDir,
+            dir.Utterances,
+            u => u.Id,
+            u => FeatureCache.FileFingerprint(settings + "\n" + u.Transcript, u.WavPath, u.VideoPath!),
+            u => new Dictionary<string, float[,]>
+            {
+                [Audio] = AudioFeatures(u.WavPath, o, u.Id),
+                [Video] = VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id),
+                [Text] = vectors.Embed(tokens[u.Id]).Vectors,
+            },
+            new FeatureCacheOptions { Parallelism = parallelism, Float16Modalities = [Video] },
+            progress
+        );
+        return (result, oov);
+    }
+
+    /// <summary>Store item id of an emotion segment: <c>video[index]</c>.</summary>
+    public static string SegmentId(string videoId, int index) => $"{videoId}[{index}]";
+
+    /// <summary>
+    /// Builds one store per fold (<c>storeRoot/train</c>, <c>valid</c>, <c>test</c>) from a folder of .csd files:
+    /// per labelled segment its audio, video and text rows and a 1 × 6 row of emotion intensities. Features are read
+    /// from the .csd files only when some item must be (re)computed.
+    /// </summary>
+    public static IReadOnlyDictionary<string, FeatureCacheResult> BuildEmotion(
+        string csdDir,
+        string foldsPath,
+        MoseiOptions options,
+        string storeRoot,
+        IProgress<FeatureCacheProgress>? progress = null
+    )
+    {
+        List<MoseiSegment> labelled;
+        using (var labelsOnly = MoseiCorpus.Open(csdDir, foldsPath, options with { Modalities = MoseiModalities.None }))
+        {
+            labelled = labelsOnly.Load().ToList();
+        }
+        var sources = MoseiCorpus.Discover(csdDir).Values.Order(StringComparer.Ordinal).Append(foldsPath).ToArray();
+        string fingerprint = FeatureCache.FileFingerprint(System.Text.Json.JsonSerializer.Serialize(options), sources);
+        var full = new Lazy<Dictionary<string, MoseiSegment>>(() =>
+        {
+            using var corpus = MoseiCorpus.Open(csdDir, foldsPath, options);
+            return corpus.Segments().ToDictionary(s => SegmentId(s.VideoId, s.Index));
+        });
+        var results = new Dictionary<string, FeatureCacheResult>();
+        foreach (var fold in labelled.Select(s => s.Fold).Distinct().Order())
+        {
+            string name = fold.ToString().ToLowerInvariant();
+            var items = labelled.Where(s => s.Fold == fold).ToList();
+            results[name] = FeatureCache.Build(
+                Path.Combine(storeRoot, name),
+                items,
+                s => SegmentId(s.VideoId, s.Index),
+                _ => fingerprint,
+                s =>
+                {
+                    string id = SegmentId(s.VideoId, s.Index);
+                    var seg = full.Value.TryGetValue(id, out var found)
+                        ? found
+                        : throw new InvalidDataException($"{csdDir}: segment {id} has labels but was not read with its features");
+                    var labels = new float[1, seg.Intensities.Length];
+                    for (int e = 0; e < seg.Intensities.Length; e++)
+                    {
+                        labels[0, e] = seg.Intensities[e];
+                    }
+                    return new Dictionary<string, float[,]>
+                    {
+                        [Audio] = seg.Audio!,
+                        [Video] = seg.Video!,
+                        [Text] = seg.Text!,
+                        [Labels] = labels,
+                    };
+                },
+                new FeatureCacheOptions { Float16Modalities = [Video] },
+                progress
+            );
+        }
+        return results;
+    }
+}
