@@ -1,8 +1,5 @@
 using System;
-using System.ComponentModel;
-using System.Diagnostics;
 using System.IO;
-using System.Threading.Tasks;
 
 namespace Research.Model.Audio;
 
@@ -26,59 +23,31 @@ public static class FfmpegDecoder
         {
             throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "the sample rate must be positive");
         }
-        var info = new ProcessStartInfo(ffmpeg)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         // "file:" keeps a path with ':' or a leading '-' from being read as a protocol or an option.
-        foreach (
-            string a in new[]
+        string[] arguments =
+        [
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            "file:" + Path.GetFullPath(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            sampleRate.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-",
+        ];
+        var run = ExternalTool.Run(ffmpeg, arguments, $"{path}: decoding this file needs ffmpeg (it is not a RIFF/WAVE file)", "ffmpeg");
+        {
+            string errors = run.Errors;
+            if (run.ExitCode != 0)
             {
-                "-nostdin",
-                "-v",
-                "error",
-                "-i",
-                "file:" + Path.GetFullPath(path),
-                "-f",
-                "s16le",
-                "-ac",
-                "1",
-                "-ar",
-                sampleRate.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "-",
+                throw new InvalidDataException($"{path}: ffmpeg could not decode it (exit code {run.ExitCode}): {errors}");
             }
-        )
-        {
-            info.ArgumentList.Add(a);
-        }
-        Process process;
-        try
-        {
-            process = Process.Start(info) ?? throw new InvalidOperationException("Process.Start returned null");
-        }
-        catch (Win32Exception e)
-        {
-            throw new InvalidOperationException(
-                $"{path}: decoding this file needs ffmpeg (it is not a RIFF/WAVE file), but '{ffmpeg}' could not be started "
-                    + $"({e.Message}); install it (Debian: apt-get install ffmpeg)",
-                e
-            );
-        }
-        using (process)
-        {
-            Task<string> stderr = process.StandardError.ReadToEndAsync();
-            using var pcm = new MemoryStream();
-            process.StandardOutput.BaseStream.CopyTo(pcm);
-            process.WaitForExit();
-            string errors = stderr.Result.Trim();
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidDataException($"{path}: ffmpeg could not decode it (exit code {process.ExitCode}): {errors}");
-            }
-            byte[] bytes = pcm.GetBuffer();
-            int count = (int)(pcm.Length / 2);
+            byte[] bytes = run.Output;
+            int count = bytes.Length / 2;
             if (count == 0)
             {
                 string said = errors.Length > 0 ? $": {errors}" : "";

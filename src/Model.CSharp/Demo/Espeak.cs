@@ -1,6 +1,4 @@
 using System;
-using System.ComponentModel;
-using System.Diagnostics;
 using System.IO;
 
 namespace Research.Model.Demo;
@@ -16,49 +14,31 @@ public static class Espeak
             throw new ArgumentException($"{wavPath}: nothing to say");
         }
         string temp = wavPath + ".tmp.wav";
-        var info = new ProcessStartInfo("espeak-ng")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (
-            var a in new[]
-            {
-                "-v",
-                voice,
-                "-p",
-                prosody.Pitch.ToString(),
-                "-s",
-                prosody.Rate.ToString(),
-                "-a",
-                prosody.Amplitude.ToString(),
-                "-g",
-                prosody.WordGap.ToString(),
-                "-w",
-                temp,
-                "--",
-                text,
-            }
-        )
-        {
-            info.ArgumentList.Add(a);
-        }
+        string[] arguments =
+        [
+            "-v",
+            voice,
+            "-p",
+            prosody.Pitch.ToString(),
+            "-s",
+            prosody.Rate.ToString(),
+            "-a",
+            prosody.Amplitude.ToString(),
+            "-g",
+            prosody.WordGap.ToString(),
+            "-w",
+            temp,
+            "--",
+            text,
+        ];
         try
         {
-            using var p = Process.Start(info) ?? throw new InvalidOperationException("espeak-ng did not start");
-            string err = p.StandardError.ReadToEnd();
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0 || !File.Exists(temp) || new FileInfo(temp).Length <= 44)
+            var run = ExternalTool.Run("espeak-ng", arguments, wavPath, "espeak-ng");
+            if (run.ExitCode != 0 || !File.Exists(temp) || new FileInfo(temp).Length <= 44)
             {
-                throw new InvalidOperationException($"espeak-ng failed for {wavPath} (voice {voice}, exit {p.ExitCode}): {err.Trim()}");
+                throw new InvalidOperationException($"espeak-ng failed for {wavPath} (voice {voice}, exit {run.ExitCode}): {run.Errors}");
             }
             File.Move(temp, wavPath, overwrite: true);
-        }
-        catch (Win32Exception e)
-        {
-            throw new InvalidOperationException("espeak-ng is not installed (Debian: apt-get install espeak-ng)", e);
         }
         finally
         {

@@ -1,9 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.ComponentModel;
-using System.Diagnostics;
 using System.IO;
-using System.Threading.Tasks;
 
 namespace Research.Model.Demo;
 
@@ -13,77 +10,68 @@ public static class VideoEncoder
     /// <summary>Frames are <paramref name="size"/>² values in [0, 1]; written at <paramref name="fps"/> frames per second.</summary>
     public static void WriteGrayMp4(string path, IReadOnlyList<float[]> frames, int size, int fps)
     {
-        string temp = path + ".tmp.mp4";
-        var info = new ProcessStartInfo("ffmpeg")
+        foreach (var f in frames)
         {
-            RedirectStandardInput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (
-            var a in new[]
+            if (f.Length != size * size)
             {
-                "-nostdin",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "gray",
-                "-s",
-                $"{size}x{size}",
-                "-r",
-                fps.ToString(),
-                "-i",
-                "pipe:0",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-crf",
-                "18",
-                "-pix_fmt",
-                "yuv420p",
-                "-threads",
-                "1",
-                "-bitexact",
-                temp,
+                throw new ArgumentException($"{path}: frame of {f.Length} values, expected {size * size}");
             }
-        )
-        {
-            info.ArgumentList.Add(a);
         }
+        string temp = path + ".tmp.mp4";
+        string[] arguments =
+        [
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-s",
+            $"{size}x{size}",
+            "-r",
+            fps.ToString(),
+            "-i",
+            "pipe:0",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "18",
+            "-pix_fmt",
+            "yuv420p",
+            "-threads",
+            "1",
+            "-bitexact",
+            temp,
+        ];
         try
         {
-            using var p = Process.Start(info) ?? throw new InvalidOperationException("ffmpeg did not start");
-            var errors = Task.Run(() => p.StandardError.ReadToEnd());
-            var buffer = new byte[size * size];
-            using (var input = p.StandardInput.BaseStream)
-            {
-                foreach (var f in frames)
+            var run = ExternalTool.Run(
+                "ffmpeg",
+                arguments,
+                path,
+                "ffmpeg",
+                input =>
                 {
-                    if (f.Length != buffer.Length)
+                    var buffer = new byte[size * size];
+                    foreach (var f in frames)
                     {
-                        throw new ArgumentException($"{path}: frame of {f.Length} values, expected {buffer.Length}");
+                        for (int i = 0; i < f.Length; i++)
+                        {
+                            buffer[i] = (byte)Math.Clamp(Math.Round(255 * f[i]), 0, 255);
+                        }
+                        input.Write(buffer);
                     }
-                    for (int i = 0; i < f.Length; i++)
-                    {
-                        buffer[i] = (byte)Math.Clamp(Math.Round(255 * f[i]), 0, 255);
-                    }
-                    input.Write(buffer);
                 }
-            }
-            p.WaitForExit();
-            if (p.ExitCode != 0)
+            );
+            if (run.ExitCode != 0)
             {
-                throw new InvalidOperationException($"ffmpeg failed writing {path}: {errors.Result.Trim()}");
+                throw new InvalidOperationException($"ffmpeg failed writing {path}: {run.Errors}");
             }
             File.Move(temp, path, overwrite: true);
-        }
-        catch (Win32Exception e)
-        {
-            throw new InvalidOperationException("ffmpeg is not installed (Debian: apt-get install ffmpeg)", e);
         }
         finally
         {

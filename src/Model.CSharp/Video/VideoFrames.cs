@@ -1,9 +1,6 @@
 using System;
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
-using System.Threading.Tasks;
 
 namespace Research.Model.Video;
 
@@ -34,63 +31,36 @@ public static class VideoFrames
             throw new FileNotFoundException($"video not found: {path}", path);
         }
         string scale = $"scale={width}:{height}" + (scaleFlags is null ? "" : $":flags={scaleFlags}");
-        var info = new ProcessStartInfo(ffmpeg)
+        string[] arguments =
+        [
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            path,
+            "-map",
+            "0:v:0",
+            "-vf",
+            $"fps={fps.ToString("R", CultureInfo.InvariantCulture)},{scale}",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ];
+        var run = ExternalTool.Run(ffmpeg, arguments, $"{path}: cannot decode video", "ffmpeg");
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (
-            string a in new[]
-            {
-                "-nostdin",
-                "-v",
-                "error",
-                "-i",
-                path,
-                "-map",
-                "0:v:0",
-                "-vf",
-                $"fps={fps.ToString("R", CultureInfo.InvariantCulture)},{scale}",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "rgb24",
-                "-",
-            }
-        )
-        {
-            info.ArgumentList.Add(a);
-        }
-        Process process;
-        try
-        {
-            process = Process.Start(info) ?? throw new InvalidOperationException($"could not start '{ffmpeg}'");
-        }
-        catch (Win32Exception e)
-        {
-            throw new InvalidOperationException(
-                $"{path}: cannot decode video: ffmpeg ('{ffmpeg}') could not be started ({e.Message}); install it (apt-get install ffmpeg)",
-                e
-            );
-        }
-        using (process)
-        {
-            Task<string> stderr = process.StandardError.ReadToEndAsync();
-            using var buffer = new MemoryStream();
-            process.StandardOutput.BaseStream.CopyTo(buffer);
-            process.WaitForExit();
-            string errors = stderr.Result.Trim();
-            if (process.ExitCode != 0)
+            string errors = run.Errors;
+            if (run.ExitCode != 0)
             {
                 if (errors.Contains("matches no streams", StringComparison.Ordinal))
                 {
                     throw new InvalidDataException($"{path}: the file has no video stream");
                 }
-                throw new InvalidDataException($"{path}: ffmpeg could not decode the video (exit code {process.ExitCode}): {errors}");
+                throw new InvalidDataException($"{path}: ffmpeg could not decode the video (exit code {run.ExitCode}): {errors}");
             }
             long frameBytes = (long)width * height * 3;
-            long length = buffer.Length;
+            long length = run.Output.Length;
             if (length % frameBytes != 0)
             {
                 throw new InvalidDataException(
@@ -101,7 +71,7 @@ public static class VideoFrames
             {
                 throw new InvalidDataException($"{path}: no video frames decoded at {fps} fps{(errors.Length > 0 ? ": " + errors : "")}");
             }
-            return new RgbFrames(buffer.ToArray(), (int)(length / frameBytes), height, width);
+            return new RgbFrames(run.Output, (int)(length / frameBytes), height, width);
         }
     }
 }

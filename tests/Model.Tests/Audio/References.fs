@@ -7,17 +7,8 @@ open System.IO
 open System.Text
 open Research.Model.Data
 
-/// The repository root: the first folder above the test binary holding Research.sln.
-let repoRoot =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            failwithf "no Research.sln above %s" AppContext.BaseDirectory
-        elif File.Exists(Path.Combine(dir.FullName, "Research.sln")) then
-            dir.FullName
-        else
-            up dir.Parent
-
-    up (DirectoryInfo AppContext.BaseDirectory)
+/// The repository root (the folder holding Research.sln).
+let repoRoot = Research.Model.Tests.ReferenceFiles.root.Value
 
 /// A file under tests/references/audio.
 let file (name: string) =

@@ -6,17 +6,8 @@ open System.IO
 open System.Text.Json
 open Research.Model.Data
 
-/// The repository root: the first folder above the test binary that holds Research.sln.
-let repoRoot =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            failwithf "no Research.sln above %s" AppContext.BaseDirectory
-        elif File.Exists(Path.Combine(dir.FullName, "Research.sln")) then
-            dir.FullName
-        else
-            up dir.Parent
-
-    up (DirectoryInfo AppContext.BaseDirectory)
+/// The repository root (the folder holding Research.sln).
+let repoRoot = Research.Model.Tests.ReferenceFiles.root.Value
 
 /// A path under tests/references/mosei.
 let fixture (parts: string list) =
