@@ -120,6 +120,9 @@ public sealed record ModelConfig
     /// </summary>
     public double LabelSmoothing { get; init; } = 0.1;
 
+    /// <summary>This configuration with another dropout (for F#, which cannot copy-and-update C# records).</summary>
+    public ModelConfig WithDropout(double dropout) => this with { Dropout = dropout };
+
     /// <summary>The paper's configuration.</summary>
     public static ModelConfig Paper => new();
 

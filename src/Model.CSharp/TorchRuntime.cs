@@ -23,6 +23,20 @@ public static class TorchRuntime
     static readonly object Gate = new();
     static bool initialized;
 
+    /// <summary>
+    /// MKL's conditional numerical reproducibility: with <c>AUTO,STRICT</c> its kernels give bit-identical results
+    /// whatever the memory alignment of the data. Without it, two identical training runs in one process differed in
+    /// the last bits of the weights (alignment-dependent SIMD reductions), which would make "resume gives the same
+    /// result" untrue. Set before libtorch loads unless the user set MKL_CBWR.
+    /// </summary>
+    public const string MklReproducibility = "AUTO,STRICT";
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int SetNativeEnvironment(string name, string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    static extern IntPtr GetNativeEnvironment(string name);
+
     /// <summary>What <see cref="Initialize"/> found and did, for logs and run folders.</summary>
     public static string Report { get; private set; } = "not initialized";
 
@@ -38,6 +52,15 @@ public static class TorchRuntime
             if (!initialized)
             {
                 string patch = OperatingSystem.IsLinux() ? EnsureLoadableOnLinux() : "not Linux: nothing to patch";
+                if (OperatingSystem.IsLinux())
+                {
+                    var existing = GetNativeEnvironment("MKL_CBWR");
+                    if (existing == IntPtr.Zero)
+                    {
+                        SetNativeEnvironment("MKL_CBWR", MklReproducibility, 0);
+                    }
+                    patch += $"; MKL_CBWR={Marshal.PtrToStringAnsi(GetNativeEnvironment("MKL_CBWR"))}";
+                }
                 try
                 {
                     InitializeDeviceType(DeviceType.CPU);

@@ -45,6 +45,13 @@ public sealed class TrainStep
     /// <summary>Steps taken so far.</summary>
     public long Steps { get; private set; }
 
+    /// <summary>Continues counting after <paramref name="step"/> steps (when a run resumes from a checkpoint).</summary>
+    public void StartAt(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        Steps = step;
+    }
+
     /// <summary>Runs one step on a batch and returns its loss terms; throws, naming the step and terms, on a non-finite loss.</summary>
     public StepResult Run(EncoderInput input, Targets targets)
     {

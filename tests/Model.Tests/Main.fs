@@ -5,5 +5,9 @@ open Expecto
 [<EntryPoint>]
 let main argv =
     Research.Model.TorchRuntime.Initialize()
-    // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
-    runTestsInAssemblyWithCLIArgs [ Sequenced ] argv
+
+    match argv with
+    | [| "--train-child"; dir |] -> Research.Model.Tests.Training.TrainingChild.main dir
+    | _ ->
+        // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
+        runTestsInAssemblyWithCLIArgs [ Sequenced ] argv

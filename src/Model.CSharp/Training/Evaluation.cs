@@ -1,0 +1,115 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace Research.Model.Training;
+
+/// <summary>Levenshtein distance between character sequences.</summary>
+public static class EditDistance
+{
+    /// <summary>Insertions + deletions + substitutions turning <paramref name="hypothesis"/> into <paramref name="reference"/>.</summary>
+    public static int Between(IReadOnlyList<long> reference, IReadOnlyList<long> hypothesis)
+    {
+        var previous = Enumerable.Range(0, hypothesis.Count + 1).ToArray();
+        var current = new int[hypothesis.Count + 1];
+        for (int i = 1; i <= reference.Count; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= hypothesis.Count; j++)
+            {
+                int substitution = previous[j - 1] + (reference[i - 1] == hypothesis[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j] + 1, current[j - 1] + 1));
+            }
+            (previous, current) = (current, previous);
+        }
+        return previous[hypothesis.Count];
+    }
+}
+
+/// <summary>Held-out evaluation of pre-training and scoring of emotion models, returning plain numbers.</summary>
+public static class Evaluation
+{
+    /// <summary>
+    /// On held-out utterances: character error rate of greedy decoding (edit distance / reference characters),
+    /// speaker accuracy, and the loss terms (teacher forcing). Keys: cer, speaker_accuracy, loss, asr_loss, speaker_loss.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> Pretraining(
+        MultiTaskModel model,
+        MultiTaskCriterion criterion,
+        PretrainingData data,
+        Device device,
+        int batchSize
+    )
+    {
+        model.eval();
+        using var _ = no_grad();
+        long edits = 0,
+            characters = 0,
+            correct = 0;
+        double loss = 0,
+            asr = 0,
+            speaker = 0;
+        int maxLength = Enumerable.Range(0, data.Count).Max(i => data.Transcript(i).Length) + 10;
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+            var (input, targets) = data.Batch(items, device);
+            var output = model.forward(input, targets.AsrInput);
+            var terms = criterion.Compute(output, targets);
+            loss += terms.Total.item<float>() * items.Length;
+            asr += (terms.Asr?.item<float>() ?? 0) * items.Length;
+            speaker += (terms.Speaker?.item<float>() ?? 0) * items.Length;
+            if (output.SpeakerLogits is not null)
+            {
+                var predicted = output.SpeakerLogits.argmax(-1).cpu().data<long>().ToArray();
+                correct += items.Where((item, k) => predicted[k] == data.Speaker(item)).Count();
+            }
+            if (model.Asr is not null)
+            {
+                var hypotheses = model.Asr.Greedy(output.Encoder.Fused, output.Encoder.Padding, maxLength);
+                for (int k = 0; k < items.Length; k++)
+                {
+                    var reference = data.Transcript(items[k]).Select(c => (long)c).ToArray();
+                    edits += EditDistance.Between(reference, hypotheses[k]);
+                    characters += reference.Length;
+                }
+            }
+        }
+        return new Dictionary<string, double>
+        {
+            ["cer"] = characters == 0 ? double.NaN : (double)edits / characters,
+            ["speaker_accuracy"] = (double)correct / data.Count,
+            ["loss"] = loss / data.Count,
+            ["asr_loss"] = asr / data.Count,
+            ["speaker_loss"] = speaker / data.Count,
+        };
+    }
+
+    /// <summary>Emotion probabilities (sigmoid of the logits), one row of 6 per item, in item order.</summary>
+    public static float[][] EmotionProbabilities(
+        nn.Module model,
+        Func<EncoderInput, Tensor> logits,
+        IBatchSource data,
+        Device device,
+        int batchSize
+    )
+    {
+        model.eval();
+        using var _ = no_grad();
+        var result = new float[data.Count][];
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+            var (input, _) = data.Batch(items, device);
+            var p = logits(input).sigmoid().cpu().data<float>().ToArray();
+            for (int k = 0; k < items.Length; k++)
+            {
+                result[items[k]] = p.Skip(6 * k).Take(6).ToArray();
+            }
+        }
+        return result;
+    }
+}

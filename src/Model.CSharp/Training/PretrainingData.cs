@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Research.Model.Data;
+using static TorchSharp.torch;
+
+namespace Research.Model.Training;
+
+/// <summary>
+/// Pre-training items: features from a store, transcripts and speakers from the Kaldi data dir. Transcripts are
+/// encoded into the character vocabulary up front, so a character outside it is an error naming the utterance
+/// before training starts.
+/// </summary>
+public sealed class PretrainingData : IBatchSource
+{
+    readonly FeatureStore store;
+    readonly int[] items;
+    readonly int[][] transcripts;
+    readonly long[] speakers;
+
+    /// <param name="store">the feature store of <paramref name="dir"/></param>
+    /// <param name="dir">the data dir (transcripts, speakers)</param>
+    /// <param name="items">store positions of the items of this split</param>
+    /// <param name="vocabulary">the ASR characters</param>
+    public PretrainingData(FeatureStore store, KaldiDataDir dir, IReadOnlyList<int> items, CharVocabulary vocabulary)
+    {
+        this.store = store;
+        this.items = items.ToArray();
+        var byId = dir.Utterances.ToDictionary(u => u.Id);
+        transcripts = new int[this.items.Length][];
+        speakers = new long[this.items.Length];
+        var lengths = store.Lengths(CorpusFeatures.Audio);
+        var audio = new long[this.items.Length];
+        for (int i = 0; i < this.items.Length; i++)
+        {
+            string id = store.Ids[this.items[i]];
+            var u = byId.TryGetValue(id, out var found)
+                ? found
+                : throw new InvalidDataException($"{dir.Directory}: utterance {id} of the feature store is not in the data dir");
+            transcripts[i] = vocabulary.Encode(u.Transcript, $"{dir.Directory}/text: {id}");
+            speakers[i] = dir.SpeakerIndex[u.Speaker];
+            audio[i] = lengths[this.items[i]];
+        }
+        Lengths = audio;
+        SpeakerCount = dir.Speakers.Count;
+    }
+
+    /// <summary>Speakers of the data dir (the speaker head's classes).</summary>
+    public int SpeakerCount { get; }
+
+    /// <inheritdoc />
+    public int Count => items.Length;
+
+    /// <inheritdoc />
+    public IReadOnlyList<long> Lengths { get; }
+
+    /// <inheritdoc />
+    public string Id(int item) => store.Ids[items[item]];
+
+    /// <summary>The encoded transcript of item i.</summary>
+    public int[] Transcript(int item) => transcripts[item];
+
+    /// <summary>The speaker index of item i.</summary>
+    public long Speaker(int item) => speakers[item];
+
+    /// <inheritdoc />
+    public (EncoderInput input, Targets targets) Batch(IReadOnlyList<int> batch, Device device)
+    {
+        var rows = batch.Select(i => store.Read(items[i])).ToArray();
+        var input = StoreBatches.Input(rows, device);
+        var (asrIn, asrOut) = Targets.AsrPairs(batch.Select(i => transcripts[i]).ToArray(), device);
+        var spk = tensor(batch.Select(i => speakers[i]).ToArray(), device: device);
+        return (input, new Targets(asrIn, asrOut, spk, null));
+    }
+
+    /// <summary>
+    /// Splits a data dir's utterances into training and held-out items: per speaker, the last
+    /// <paramref name="heldOutPerSpeaker"/> utterances by id are held out (so the speaker task is scored on known
+    /// speakers, and CER on unseen sentences).
+    /// </summary>
+    public static (int[] train, int[] heldOut) Split(FeatureStore store, KaldiDataDir dir, int heldOutPerSpeaker)
+    {
+        var speakerOf = dir.Utterances.ToDictionary(u => u.Id, u => u.Speaker);
+        var positions = Enumerable.Range(0, store.Count).ToArray();
+        var heldOut = positions
+            .GroupBy(i => speakerOf[store.Ids[i]])
+            .SelectMany(g => g.OrderBy(i => store.Ids[i], StringComparer.Ordinal).TakeLast(heldOutPerSpeaker))
+            .ToHashSet();
+        return (positions.Where(i => !heldOut.Contains(i)).ToArray(), positions.Where(heldOut.Contains).Order().ToArray());
+    }
+}
+
+/// <summary>Emotion items (one store per fold): features and the six intensities; labels are presence (&gt; 0).</summary>
+public sealed class EmotionData : IBatchSource
+{
+    readonly FeatureStore store;
+
+    public EmotionData(FeatureStore store)
+    {
+        this.store = store;
+        Lengths = store.Lengths(CorpusFeatures.Audio).Select(x => (long)x).ToArray();
+        Intensities = Enumerable.Range(0, store.Count).Select(i => Row(store.Read(i, CorpusFeatures.Labels), i)).ToArray();
+    }
+
+    float[] Row(float[,] labels, int item)
+    {
+        if (labels.GetLength(0) != 1 || labels.GetLength(1) != 6)
+        {
+            throw new InvalidDataException($"item {store.Ids[item]}: labels are {labels.GetLength(0)}x{labels.GetLength(1)}, expected 1x6");
+        }
+        return Enumerable.Range(0, 6).Select(e => labels[0, e]).ToArray();
+    }
+
+    /// <summary>The six intensities of every item (annotator means in [0, 3]).</summary>
+    public IReadOnlyList<float[]> Intensities { get; }
+
+    /// <inheritdoc />
+    public int Count => store.Count;
+
+    /// <inheritdoc />
+    public IReadOnlyList<long> Lengths { get; }
+
+    /// <inheritdoc />
+    public string Id(int item) => store.Ids[item];
+
+    /// <summary>Positives per emotion over all items.</summary>
+    public int[] Positives() => Enumerable.Range(0, 6).Select(e => Intensities.Count(x => x[e] > 0)).ToArray();
+
+    /// <inheritdoc />
+    public (EncoderInput input, Targets targets) Batch(IReadOnlyList<int> batch, Device device)
+    {
+        var rows = batch.Select(i => store.Read(i)).ToArray();
+        var input = StoreBatches.Input(rows, device);
+        var present = batch.SelectMany(i => Intensities[i].Select(x => x > 0 ? 1f : 0f)).ToArray();
+        return (input, new Targets(null, null, null, tensor(present, [batch.Count, 6], device: device)));
+    }
+}
+
+/// <summary>Padding of store rows into model inputs.</summary>
+public static class StoreBatches
+{
+    /// <summary>Audio, video and text of several store items as padded sequences.</summary>
+    public static EncoderInput Input(IReadOnlyList<IReadOnlyDictionary<string, float[,]>> rows, Device device)
+    {
+        Sequence Pad(string modality) => Sequence.FromArrays(rows.Select(r => r[modality]).ToArray(), device);
+        return new EncoderInput(Pad(CorpusFeatures.Audio), Pad(CorpusFeatures.Video), Pad(CorpusFeatures.Text));
+    }
+}

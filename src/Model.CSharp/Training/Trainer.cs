@@ -1,0 +1,173 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace Research.Model.Training;
+
+/// <summary>What a trainer reports while it runs (progress displays, logs).</summary>
+public interface ITrainingObserver
+{
+    /// <summary>The run starts at <paramref name="fromStep"/> + 1 of <paramref name="totalSteps"/> (resumed when fromStep &gt; 0).</summary>
+    void Started(long fromStep, long totalSteps);
+
+    /// <summary>A step finished.</summary>
+    void Stepped(StepResult result, int epoch, double itemsPerSecond);
+
+    /// <summary>An evaluation finished.</summary>
+    void Evaluated(long step, IReadOnlyDictionary<string, double> metrics);
+
+    /// <summary>Anything else worth a line.</summary>
+    void Message(string text);
+}
+
+/// <summary>How long and how a trainer runs.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Optimisation steps in all.</summary>
+    public long Steps { get; init; } = 1000;
+
+    /// <summary>Items per batch.</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Evaluate every this many steps (and after the last).</summary>
+    public int EvaluateEvery { get; init; } = 200;
+
+    /// <summary>Write a checkpoint every this many steps (and after the last).</summary>
+    public int CheckpointEvery { get; init; } = 100;
+
+    /// <summary>Seed of the data order (the model's initialisation is the caller's).</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Collect garbage every this many steps: with one dispose scope per step, this keeps memory flat.</summary>
+    public int CollectEvery { get; init; } = 20;
+}
+
+/// <summary>The loss of a step was not finite: the run stopped before updating anything; the last checkpoint is kept.</summary>
+public sealed class TrainingDivergedException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// The training loop shared by pre-training, fine-tuning and the baselines: length-bucketed batches, one
+/// <see cref="TrainStep"/> each, evaluation and best-model selection every so often, and checkpoints from which a
+/// run killed at any moment continues exactly (same batches, same random numbers, same result).
+/// </summary>
+public static class Trainer
+{
+    /// <summary>
+    /// Trains until <see cref="TrainerOptions.Steps"/>, resuming from <paramref name="checkpointPath"/> when it exists.
+    /// </summary>
+    /// <param name="step">the step function (model, criterion, optimiser, schedule)</param>
+    /// <param name="model">the model being trained (saved in checkpoints)</param>
+    /// <param name="train">training items</param>
+    /// <param name="device">where batches go</param>
+    /// <param name="options">budget and cadence</param>
+    /// <param name="checkpointPath">the run's checkpoint file</param>
+    /// <param name="config">the resolved config (JSON); a checkpoint of another config is refused</param>
+    /// <param name="evaluate">computes metrics (plain numbers) on held-out data, or null</param>
+    /// <param name="selectionKey">the metric that selects the best model (higher is better), or null</param>
+    /// <param name="bestModelPath">where the best model's weights go when <paramref name="selectionKey"/> is set</param>
+    /// <param name="observer">progress and logs</param>
+    public static TrainerState Run(
+        TrainStep step,
+        nn.Module model,
+        IBatchSource train,
+        Device device,
+        TrainerOptions options,
+        string checkpointPath,
+        string config,
+        Func<IReadOnlyDictionary<string, double>>? evaluate,
+        string? selectionKey,
+        string? bestModelPath,
+        ITrainingObserver observer
+    )
+    {
+        var sampler = new LengthBucketSampler(train.Lengths, options.BatchSize, options.Seed);
+        Checkpoint.RemoveStaleTemporaries(checkpointPath);
+        if (bestModelPath is not null)
+        {
+            Checkpoint.RemoveStaleTemporaries(bestModelPath);
+        }
+        var state = new TrainerState { Seed = options.Seed, Config = config };
+        if (File.Exists(checkpointPath))
+        {
+            state = Checkpoint.Load(checkpointPath, model, step.Optimizer, config);
+            step.StartAt(state.Step);
+            observer.Message($"resumed from {checkpointPath} at step {state.Step}");
+        }
+        observer.Started(state.Step, options.Steps);
+        var clock = new Stopwatch();
+        while (state.Step < options.Steps)
+        {
+            long n = state.Step + 1;
+            var (epoch, _) = sampler.Position(n);
+            var items = sampler.ItemsOf(n);
+            clock.Restart();
+            StepResult result;
+            using (var scope = NewDisposeScope())
+            {
+                var (input, targets) = train.Batch(items, device);
+                try
+                {
+                    result = step.Run(input, targets);
+                }
+                catch (ArithmeticException e)
+                {
+                    string ids = string.Join(", ", items.Select(train.Id));
+                    throw new TrainingDivergedException(
+                        $"{e.Message}; batch items: {ids}. The run stopped without updating; its last good checkpoint is {checkpointPath} (step {state.Step}).",
+                        e
+                    );
+                }
+            }
+            state = state with { Step = n };
+            observer.Stepped(result, epoch, items.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
+            if (options.CollectEvery > 0 && n % options.CollectEvery == 0)
+            {
+                GC.Collect();
+            }
+            bool last = n == options.Steps;
+            if (evaluate is not null && (n % options.EvaluateEvery == 0 || last))
+            {
+                var metrics = evaluate();
+                observer.Evaluated(n, metrics);
+                state = state with { LastEvaluation = metrics };
+                if (selectionKey is not null && bestModelPath is not null)
+                {
+                    double score = metrics.TryGetValue(selectionKey, out var v)
+                        ? v
+                        : throw new KeyNotFoundException(
+                            $"the evaluation has no '{selectionKey}' (it has {string.Join(", ", metrics.Keys)})"
+                        );
+                    if (state.BestScore is null || score > state.BestScore)
+                    {
+                        SaveWeights(model, bestModelPath);
+                        state = state with { BestScore = score, BestStep = n };
+                        observer.Message($"step {n}: best {selectionKey} so far, {score:0.0000}; saved {bestModelPath}");
+                    }
+                }
+            }
+            if (n % options.CheckpointEvery == 0 || last)
+            {
+                Checkpoint.Save(checkpointPath, state, model, step.Optimizer);
+            }
+        }
+        return state;
+    }
+
+    /// <summary>Writes a module's weights (TorchSharp format) atomically.</summary>
+    public static void SaveWeights(nn.Module model, string path)
+    {
+        string temp = $"{path}.{Environment.ProcessId}.tmp";
+        try
+        {
+            model.save(temp);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+/// A small training run used by the kill-and-resume test: `Model.Tests.dll --train-child DIR` trains a tiny model on
+/// synthetic items, checkpointing in DIR, and writes DIR/result.json when it finishes.
+module Research.Model.Tests.Training.TrainingChild
+
+open System
+open System.IO
+open System.Security.Cryptography
+open System.Text.Json
+open TorchSharp
+open Research.Model
+open Research.Model.Training
+open Research.Model.Tests
+
+/// Items made from their index alone (same on every run): audio/video/text features, a transcript, a speaker.
+type SyntheticSource(config: ModelConfig, count: int, offset: int, ?poison: int) =
+    let lengthOf i = 4 + (i + offset) % 7
+
+    let rows (rng: Random) n d =
+        Array2D.init n d (fun _ _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+
+    interface IBatchSource with
+        member _.Count = count
+        member _.Id i = $"item{i + offset}"
+        member _.Lengths = [| for i in 0 .. count - 1 -> int64 (lengthOf i) |]
+
+        member _.Batch(items, device) =
+            let make (i: int) =
+                let rng = Random(1000 + i + offset)
+                let a = rows rng (lengthOf i) config.AudioDim
+
+                if poison = Some i then
+                    a[0, 0] <- nanf
+
+                a, rows rng (3 + i % 4) config.VideoDim, rows rng (2 + i % 3) config.TextDim
+
+            let xs = [| for i in items -> make i |]
+
+            let seq f =
+                Sequence.FromArrays([| for x in xs -> f x |], device)
+
+            let input =
+                EncoderInput(seq (fun (a, _, _) -> a), seq (fun (_, v, _) -> v), seq (fun (_, _, t) -> t))
+
+            let texts =
+                [|
+                    for i in items -> CharVocabulary.English.Encode(if (i + offset) % 2 = 0 then "abc de" else "fgh")
+                |]
+
+            let struct (asrIn, asrOut) = Targets.AsrPairs(texts, device)
+
+            let speakers =
+                Tensors.longs [| for i in items -> int64 ((i + offset) % config.Speakers) |]
+
+            struct (input, Targets(asrIn, asrOut, speakers, null))
+
+/// An observer that prints nothing.
+let silent =
+    { new ITrainingObserver with
+        member _.Started(_, _) = ()
+        member _.Stepped(_, _, _) = ()
+        member _.Evaluated(_, _) = ()
+        member _.Message _ = ()
+    }
+
+/// Trains the tiny model in `dir` (resuming from its checkpoint) and returns the final state and a hash of the weights.
+let train (dir: string) (steps: int64) (observer: ITrainingObserver) =
+    Directory.CreateDirectory dir |> ignore
+    // Dropout on, so the random-number state must be restored for a resumed run to match.
+    let config = Fixtures.tiny.WithDropout 0.1
+    torch.manual_seed 11L |> ignore
+    use model = new MultiTaskModel(config)
+    let criterion = MultiTaskCriterion(config.Tasks)
+    let step = TrainStep(model, criterion, LearningRateSchedule(0.5, config.DModel, 10))
+    let train = SyntheticSource(config, 37, 0)
+    let heldOut = SyntheticSource(config, 9, 100)
+
+    let evaluate () =
+        model.eval ()
+        use _ = torch.no_grad ()
+        use _ = torch.NewDisposeScope()
+        let struct (input, targets) = (heldOut :> IBatchSource).Batch([| 0..8 |], torch.CPU)
+        let loss = criterion.Compute(model.forward (input, targets.AsrInput), targets)
+        let value = float (loss.Total.item<float32>())
+        readOnlyDict [ "loss", value; "neg_loss", -value ]
+
+    let options =
+        TrainerOptions(Steps = steps, BatchSize = 4, EvaluateEvery = 7, CheckpointEvery = 3, Seed = 5)
+
+    let state =
+        Trainer.Run(
+            step,
+            model,
+            train,
+            torch.CPU,
+            options,
+            Path.Combine(dir, "checkpoint.bin"),
+            """{"run":"child"}""",
+            Func<_>(evaluate),
+            "neg_loss",
+            Path.Combine(dir, "best.bin"),
+            observer
+        )
+
+    let weights = Path.Combine(dir, "final.bin")
+    model.save weights |> ignore
+    state, Convert.ToHexString(SHA256.HashData(File.ReadAllBytes weights))
+
+/// The child process's entry: train, then write result.json atomically.
+let main (dir: string) =
+    torch.set_num_threads 1
+    let state, hash = train dir 150L silent
+
+    let result =
+        JsonSerializer.Serialize(
+            {|
+                step = state.Step
+                bestStep = state.BestStep
+                bestScore = state.BestScore
+                last = state.LastEvaluation
+                weights = hash
+            |}
+        )
+
+    File.WriteAllText(Path.Combine(dir, "result.json.tmp"), result)
+    File.Move(Path.Combine(dir, "result.json.tmp"), Path.Combine(dir, "result.json"), true)
+    0
