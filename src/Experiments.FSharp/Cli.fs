@@ -6,11 +6,18 @@ open System
 /// A usage error: the entry point prints it with its usage line and exits with 2.
 exception UsageError of string
 
-/// Flags given as --name value pairs; a flag without a value is an error.
+/// Flags given as --name value pairs; a flag without a value is an error. A flag may repeat (e.g. --set).
 type Flags =
     {
+        /// The last value of each flag.
         Values: Map<string, string>
+        /// Every value of each flag, in order.
+        All: Map<string, string list>
     }
+
+    /// Every value given for --name, in order (empty when absent).
+    member this.Every(name: string) =
+        this.All |> Map.tryFind name |> Option.defaultValue []
 
     /// The value of --name, or the default.
     member this.Get(name: string, fallback: string) =
@@ -38,12 +45,19 @@ let parse (known: string list) (argv: string array) : Flags =
                 raise (UsageError $"unknown flag {flag}; known: {names}")
 
             match rest with
-            | value :: rest' when not (value.StartsWith "--") -> go (Map.add name value acc) rest'
+            | value :: rest' when not (value.StartsWith "--") -> go ((name, value) :: acc) rest'
             | _ -> raise (UsageError $"{flag} needs a value")
         | other :: _ -> raise (UsageError $"unexpected argument '{other}'")
 
+    let pairs = go [] (List.ofArray argv) |> List.rev
+
     {
-        Values = go Map.empty (List.ofArray argv)
+        Values = pairs |> Map.ofList
+        All =
+            pairs
+            |> List.groupBy fst
+            |> List.map (fun (k, vs) -> k, List.map snd vs)
+            |> Map.ofList
     }
 
 /// Whether the arguments ask for help (after `--`, since dotnet fsi keeps --help for itself).

@@ -11,6 +11,8 @@ type Entry =
                 [
                     "reproduce", (Reproduce.main, Reproduce.usage)
                     "smoke", (Smoke.main, Smoke.usage)
+                    "pretrain", (Pretrain.main, Pretrain.usage)
+                    "finetune", (FineTune.main, FineTune.usage)
                     "mosei", (Mosei.main, Mosei.usage)
                     "voxceleb", (VoxCeleb.main, VoxCeleb.usage)
                     "features", (Features.main, Features.usage)

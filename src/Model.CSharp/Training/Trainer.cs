@@ -41,6 +41,9 @@ public sealed record TrainerOptions
     /// <summary>Seed of the data order (the model's initialisation is the caller's).</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>Evaluate once before the first step of a fresh run (the starting point of the curves).</summary>
+    public bool EvaluateAtStart { get; init; } = true;
+
     /// <summary>Collect garbage every this many steps: with one dispose scope per step, this keeps memory flat.</summary>
     public int CollectEvery { get; init; } = 20;
 }
@@ -97,6 +100,12 @@ public static class Trainer
             observer.Message($"resumed from {checkpointPath} at step {state.Step}");
         }
         observer.Started(state.Step, options.Steps);
+        if (evaluate is not null && options.EvaluateAtStart && state.Step == 0)
+        {
+            var initial = evaluate();
+            observer.Evaluated(0, initial);
+            state = state with { LastEvaluation = initial };
+        }
         var clock = new Stopwatch();
         while (state.Step < options.Steps)
         {
