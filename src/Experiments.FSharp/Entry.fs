@@ -15,6 +15,7 @@ type Entry =
                     "voxceleb", (VoxCeleb.main, VoxCeleb.usage)
                     "features", (Features.main, Features.usage)
                     "bench-lfbe", (BenchLfbe.main, BenchLfbe.usage)
+                    "bench-step", (BenchStep.main, BenchStep.usage)
                 ]
 
         match commands |> Map.tryFind command with
