@@ -15,7 +15,7 @@ open Research.Model
 open Research.Experiments.Machine
 
 let usage =
-    "usage: dotnet fsi scripts/bench-step.fsx [--repeats 7] [--warmup 2] [--matmul-repeats 10] [--threads N] [--seed 1] [--out benchmarks/step.json]\n"
+    "usage: dotnet fsi scripts/bench-step.fsx [--repeats 7] [--min-seconds 3] [--max-steps 40] [--warmup 2] [--matmul-repeats 10] [--threads N] [--seed 1] [--out benchmarks/step.json]\n"
     + "       (help: dotnet fsi scripts/bench-step.fsx -- --help)"
 
 /// The paper's batch (§4.1 sizes): 8 utterances of 160 stacked audio frames (8 s), 200 video frames, 20 words, 100 characters.
@@ -82,22 +82,39 @@ let cases =
                 }
     ]
 
-/// GFLOP/s of an n×n fp32 matmul (all threads), once per repetition after warm-up.
-let matmulGflops (n: int) (warmup: int) (repeats: int) : float list =
-    use _ = torch.NewDisposeScope()
+/// The ceiling the steps are compared with: an n×n by n×n fp32 matmul on all threads, timed on demand. Sampled
+/// in blocks before and after the cases, and once right after every timed step, so that each step has a ceiling
+/// measured under the same load (the machine is shared: other processes slow both down alike).
+type Ceiling(n: int) =
     let a = torch.randn (int64 n, int64 n)
     let b = torch.randn (int64 n, int64 n)
 
-    for _ in 1..warmup do
-        torch.matmul(a, b).Dispose()
+    do
+        for _ in 1..2 do
+            torch.matmul(a, b).Dispose()
 
-    [
-        for _ in 1..repeats ->
-            let clock = Stopwatch.StartNew()
-            use c = torch.matmul (a, b)
-            let seconds = clock.Elapsed.TotalSeconds
-            float (Flops.SquareMatmul(int64 n)) / seconds / 1e9
-    ]
+    member _.N = n
+
+    /// GFLOP/s of one matmul.
+    member _.Sample() =
+        let clock = Stopwatch.StartNew()
+        use c = torch.matmul (a, b)
+        let seconds = clock.Elapsed.TotalSeconds
+        float (Flops.SquareMatmul(int64 n)) / seconds / 1e9
+
+    interface IDisposable with
+        member _.Dispose() =
+            a.Dispose()
+            b.Dispose()
+
+/// How many steps to time: at least MinSteps, more while their time is under MinSeconds, at most MaxSteps.
+type Timing =
+    {
+        Warmup: int
+        MinSteps: int
+        MinSeconds: float
+        MaxSteps: int
+    }
 
 /// What one case measured.
 type Measured =
@@ -107,14 +124,36 @@ type Measured =
         Flops: FlopCount
         /// Milliseconds of each timed step.
         Milliseconds: float list
-        /// 1-minute load average when the case started (other processes on the machine slow it down).
+        /// The matmul ceiling (GFLOP/s) sampled right after each timed step.
+        PairedCeiling: float list
+        /// 1-minute load average when the case started.
         LoadAverage: float
+        /// Share of the case's wall time in which some task waited for a CPU (None where not reported).
+        CpuStall: float option
     }
 
-/// Times `repeats` training steps of a case after `warmup` steps; a GC every 3 steps (outside the timed region)
-/// keeps memory flat (../shared/ENVIRONMENT.md), and every step has its own dispose scope (TrainStep.Run).
-let measure (case: Case) (warmup: int) (repeats: int) (seed: int) : Measured =
+/// Achieved GFLOP/s of each timed step (analytic training-step FLOPs / time).
+let achieved (m: Measured) =
+    m.Milliseconds
+    |> List.map (fun ms -> float m.Flops.TrainingStep / (ms / 1000.0) / 1e9)
+
+/// Each timed step's achieved FLOP/s over the ceiling sampled right after it.
+let fractions (m: Measured) =
+    List.map2 (fun rate ceiling -> rate / ceiling) (achieved m) m.PairedCeiling
+
+/// The same, counting the step as autograd runs it (no gradient with respect to the features).
+let fractionsWithoutDataGradients (m: Measured) =
+    let scale =
+        float m.Flops.TrainingStepWithoutDataGradients / float m.Flops.TrainingStep
+
+    fractions m |> List.map (fun x -> x * scale)
+
+/// Times training steps of a case (see Timing) after warm-up; every step has its own dispose scope (TrainStep.Run),
+/// and a GC every 3 steps, outside the timed region, keeps memory flat (../shared/ENVIRONMENT.md).
+let measure (case: Case) (timing: Timing) (seed: int) (ceiling: Ceiling) : Measured =
     let load = loadAverage ()
+    let stall0 = cpuStallMicroseconds ()
+    let wall = Stopwatch.StartNew()
     torch.manual_seed (int64 seed) |> ignore
 
     let model, taskModel, criterion, schedule, dataConfig, flops =
@@ -149,25 +188,39 @@ let measure (case: Case) (warmup: int) (repeats: int) (seed: int) : Measured =
         SyntheticBatch.Create(dataConfig, case.Shape, seed, torch.CPU)
 
     let step = TrainStep(taskModel, criterion, schedule)
+    let times = ResizeArray<float>()
+    let paired = ResizeArray<float>()
+    let mutable steps = 0
 
-    let times =
-        [
-            for i in 1 .. warmup + repeats do
-                let r = step.Run(input, targets)
+    let moreNeeded () =
+        steps < timing.Warmup
+        || times.Count < timing.MinSteps
+        || (Seq.sum times < 1000.0 * timing.MinSeconds && times.Count < timing.MaxSteps)
 
-                if i % 3 = 0 then
-                    GC.Collect()
+    while moreNeeded () do
+        let r = step.Run(input, targets)
+        steps <- steps + 1
 
-                if i > warmup then
-                    yield r.Milliseconds
-        ]
+        if steps > timing.Warmup then
+            times.Add r.Milliseconds
+            paired.Add(ceiling.Sample())
+
+        if steps % 3 = 0 then
+            GC.Collect()
+
+    let stall =
+        match stall0, cpuStallMicroseconds () with
+        | Some s0, Some s1 -> Some((s1 - s0) / (wall.Elapsed.TotalMilliseconds * 1000.0))
+        | _ -> None
 
     {
         Case = case
         Parameters = parameters
         Flops = flops
-        Milliseconds = times
+        Milliseconds = List.ofSeq times
+        PairedCeiling = List.ofSeq paired
         LoadAverage = load
+        CpuStall = stall
     }
 
 let private shapeJson (s: BatchShape) =
@@ -210,61 +263,118 @@ let private configJson (subject: Subject) =
 
     o
 
-/// Achieved GFLOP/s of each timed step.
-let achieved (m: Measured) =
-    m.Milliseconds
-    |> List.map (fun ms -> float m.Flops.TrainingStep / (ms / 1000.0) / 1e9)
+let private optional (v: float option) =
+    match v with
+    | Some x -> JsonValue.Create x :> JsonNode
+    | None -> null
 
-/// Entry point: measures the ceiling, every case, the ceiling again; writes the JSON; prints a table.
+let private percent (v: float option) =
+    match v with
+    | Some x -> $"%.0f{100.0 * x} %%"
+    | None -> "-"
+
+/// Entry point: samples the ceiling, measures every case, samples the ceiling again; writes the JSON; prints a table.
 let main (argv: string array) : int =
     if Cli.wantsHelp argv then
         printfn "%s" usage
         0
     else
         let f =
-            Cli.parse [ "repeats"; "warmup"; "matmul-repeats"; "threads"; "seed"; "out" ] argv
+            Cli.parse
+                [
+                    "repeats"
+                    "min-seconds"
+                    "max-steps"
+                    "warmup"
+                    "matmul-repeats"
+                    "threads"
+                    "seed"
+                    "out"
+                ]
+                argv
 
         let root = repoRoot ()
-        let repeats = f.Int("repeats", 7)
-        let warmup = f.Int("warmup", 2)
+
+        let timing =
+            {
+                Warmup = f.Int("warmup", 2)
+                MinSteps = f.Int("repeats", 7)
+                MinSeconds = float (f.Int("min-seconds", 3))
+                MaxSteps = f.Int("max-steps", 40)
+            }
+
         let matmulRepeats = f.Int("matmul-repeats", 10)
         let threads = f.Int("threads", Environment.ProcessorCount)
         let seed = f.Int("seed", 1)
         let out = f.Get("out", IO.Path.Combine(root, "benchmarks", "step.json"))
 
-        if repeats < 1 || warmup < 0 || matmulRepeats < 1 then
-            raise (Cli.UsageError "--repeats and --matmul-repeats must be at least 1, --warmup at least 0")
+        if
+            timing.MinSteps < 1
+            || timing.Warmup < 0
+            || matmulRepeats < 1
+            || timing.MaxSteps < timing.MinSteps
+        then
+            raise (Cli.UsageError "--repeats and --matmul-repeats must be at least 1, --warmup at least 0, --max-steps at least --repeats")
 
         TorchRuntime.Initialize threads
-        let n = 2048
         let load0 = loadAverage ()
-        printfn "training-step benchmark: %d threads, %d warm-up + %d timed steps per case" threads warmup repeats
-        let before = matmulGflops n 2 matmulRepeats
-        let c0, _, _ = summary before
-        printfn "matmul %dx%d fp32: median %.0f GFLOP/s" n n c0
+        let stall0 = cpuStallMicroseconds ()
+        let wall = Stopwatch.StartNew()
+        use ceiling = new Ceiling(2048)
+        let n = ceiling.N
+
+        printfn
+            "training-step benchmark: %d threads; per case %d warm-up steps, then %d-%d timed steps (at least %.0f s)"
+            threads
+            timing.Warmup
+            timing.MinSteps
+            timing.MaxSteps
+            timing.MinSeconds
+
+        let before = List.init matmulRepeats (fun _ -> ceiling.Sample())
+        let b0, _, _ = summary before
+        printfn "matmul %dx%d fp32: median %.0f GFLOP/s" n n b0
 
         let measured =
             [
                 for case in cases ->
-                    let m = measure case warmup repeats seed
+                    let m = measure case timing seed ceiling
                     let ms, lo, hi = summary m.Milliseconds
+                    let share, _, _ = summary (fractions m)
 
-                    printfn "  %-12s %-5s batch %2d: %7.0f ms/step (%.0f-%.0f)" case.Model case.Config case.Shape.Batch ms lo hi
+                    printfn
+                        "  %-12s %-5s batch %2d: %7.0f ms/step (%.0f-%.0f, %d steps), %.0f %% of the paired ceiling; CPU stall %s"
+                        case.Model
+                        case.Config
+                        case.Shape.Batch
+                        ms
+                        lo
+                        hi
+                        m.Milliseconds.Length
+                        (100.0 * share)
+                        (percent m.CpuStall)
 
                     m
             ]
 
-        let after = matmulGflops n 2 matmulRepeats
-        let ceilingRuns = before @ after
-        let ceiling, ceilingLo, ceilingHi = summary ceilingRuns
+        let after = List.init matmulRepeats (fun _ -> ceiling.Sample())
+
+        let allCeiling =
+            before @ after @ (measured |> List.collect (fun m -> m.PairedCeiling))
+
+        let ceilingMedian, ceilingLo, ceilingHi = summary allCeiling
         let load1 = loadAverage ()
+
+        let stall =
+            match stall0, cpuStallMicroseconds () with
+            | Some s0, Some s1 -> Some((s1 - s0) / (wall.Elapsed.TotalMilliseconds * 1000.0))
+            | _ -> None
 
         let torchSharp =
             typeof<torch>.Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>().InformationalVersion
 
         let caseJson (m: Measured) =
-            let rate = achieved m
-            let rateMedian, _, _ = summary rate
+            let share, _, _ = summary (fractions m)
 
             JsonObject(
                 dict
@@ -281,10 +391,15 @@ let main (argv: string array) : int =
                         )
                         "forward_flops", JsonValue.Create m.Flops.Forward
                         "step_flops", JsonValue.Create m.Flops.TrainingStep
+                        "step_flops_without_data_gradients", JsonValue.Create m.Flops.TrainingStepWithoutDataGradients
                         "ms_per_step", stats m.Milliseconds
-                        "achieved_gflops", stats rate
-                        "fraction_of_ceiling_median", JsonValue.Create(rateMedian / ceiling)
+                        "achieved_gflops", stats (achieved m)
+                        "paired_ceiling_gflops", stats m.PairedCeiling
+                        "fraction_of_paired_ceiling", stats (fractions m)
+                        "fraction_of_paired_ceiling_median", JsonValue.Create share
+                        "fraction_of_paired_ceiling_without_data_gradients", stats (fractionsWithoutDataGradients m)
                         "load_average_1m_at_start", JsonValue.Create m.LoadAverage
+                        "cpu_stall_share", optional m.CpuStall
                     ]
             )
 
@@ -310,20 +425,26 @@ let main (argv: string array) : int =
                                     "torchsharp", JsonValue.Create torchSharp
                                     "load_average_1m_before", JsonValue.Create load0
                                     "load_average_1m_after", JsonValue.Create load1
+                                    "cpu_stall_share", optional stall
                                 ]
                         )
                         "conventions",
                         JsonValue.Create(
                             "FLOPs = 2 x multiply-adds of matrix products only (every Linear, attention QK^T and AV, GRU gate "
                             + "products); elementwise work ignored; transformer on padded shapes, GRUs on valid steps (packed); "
-                            + "training step = 3 x forward; Adam not counted. Times: median/min/max over the timed steps after warm-up."
+                            + "training step = 3 x forward (step_flops_without_data_gradients: minus the gradient with respect to "
+                            + "the features, which autograd does not form); Adam not counted. Times: median/min/max over the timed steps after "
+                            + "warm-up. fraction_of_paired_ceiling: each step's achieved FLOP/s over the matmul sampled right "
+                            + "after it. cpu_stall_share: share of wall time in which some task waited for a CPU (/proc/pressure/cpu)."
                         )
                         "timing",
                         JsonObject(
                             dict
                                 [
-                                    "warmup_steps", JsonValue.Create warmup :> JsonNode
-                                    "timed_steps", JsonValue.Create repeats
+                                    "warmup_steps", JsonValue.Create timing.Warmup :> JsonNode
+                                    "min_timed_steps", JsonValue.Create timing.MinSteps
+                                    "min_timed_seconds", JsonValue.Create timing.MinSeconds
+                                    "max_timed_steps", JsonValue.Create timing.MaxSteps
                                     "seed", JsonValue.Create seed
                                 ]
                         )
@@ -334,7 +455,7 @@ let main (argv: string array) : int =
                                     "what", JsonValue.Create $"{n}x{n} fp32 matmul, {threads} threads, GFLOP/s = 2n^3 / time" :> JsonNode
                                     "gflops_before", stats before
                                     "gflops_after", stats after
-                                    "gflops", stats ceilingRuns
+                                    "gflops_all", stats allCeiling
                                 ]
                         )
                         "cases", JsonArray(measured |> List.map (fun m -> caseJson m :> JsonNode) |> Array.ofList)
@@ -342,40 +463,52 @@ let main (argv: string array) : int =
             )
 
         writeJson out json
+        let a0, _, _ = summary after
 
         printfn ""
 
         printfn
-            "matmul %dx%d fp32 ceiling: median %.0f GFLOP/s (min %.0f, max %.0f; before %.0f, after %.0f)"
+            "matmul %dx%d fp32 ceiling: median %.0f GFLOP/s over %d samples (min %.0f, max %.0f; before the cases %.0f, after %.0f)"
             n
             n
-            ceiling
+            ceilingMedian
+            allCeiling.Length
             ceilingLo
             ceilingHi
-            c0
-            (let a, _, _ = summary after in a)
+            b0
+            a0
 
         printfn ""
-        printfn "| model | config | batch | parameters | GFLOP/step | ms/step median (min-max) | GFLOP/s | %% of ceiling |"
-        printfn "|---|---|---:|---:|---:|---:|---:|---:|"
+
+        printfn
+            "| model | config | batch | parameters | GFLOP/step (3x fwd / autograd) | ms/step median (min-max) | GFLOP/s (3x fwd) | %% of paired ceiling (3x fwd / autograd) | CPU stall |"
+
+        printfn "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 
         for m in measured do
             let ms, lo, hi = summary m.Milliseconds
             let rate, _, _ = summary (achieved m)
+            let share, _, _ = summary (fractions m)
+            let shareAutograd, _, _ = summary (fractionsWithoutDataGradients m)
 
             printfn
-                "| %s | %s | %d | %s | %.1f | %.0f (%.0f-%.0f) | %.1f | %.1f %% |"
+                "| %s | %s | %d | %s | %.1f / %.1f | %.0f (%.0f-%.0f) | %.0f | %.0f %% / %.0f %% | %s |"
                 m.Case.Model
                 m.Case.Config
                 m.Case.Shape.Batch
                 (m.Parameters.ToString "N0")
                 (float m.Flops.TrainingStep / 1e9)
+                (float m.Flops.TrainingStepWithoutDataGradients / 1e9)
                 ms
                 lo
                 hi
                 rate
-                (100.0 * rate / ceiling)
+                (100.0 * share)
+                (100.0 * shareAutograd)
+                (percent m.CpuStall)
 
         printfn ""
-        printfn "wrote %s (load average %.1f before, %.1f after)" out load0 load1
+
+        printfn "wrote %s (load average %.1f before, %.1f after; CPU stall %s of the run)" out load0 load1 (percent stall)
+
         0

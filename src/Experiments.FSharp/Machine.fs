@@ -92,6 +92,20 @@ let loadAverage () =
     with _ ->
         nan
 
+/// Microseconds, since boot, in which some runnable task waited for a CPU (Linux pressure stall information,
+/// /proc/pressure/cpu "some total"); None where the kernel does not report it. Its growth over an interval, divided
+/// by the interval, says how contended the CPUs were.
+let cpuStallMicroseconds () =
+    try
+        File.ReadLines "/proc/pressure/cpu"
+        |> Seq.tryFind (fun l -> l.StartsWith "some ")
+        |> Option.bind (fun l ->
+            l.Split(' ')
+            |> Array.tryFind (fun kv -> kv.StartsWith "total=")
+            |> Option.map (fun kv -> float (kv.Substring 6)))
+    with _ ->
+        None
+
 /// Writes a JSON document atomically, creating its folder.
 let writeJson (path: string) (json: JsonNode) =
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path))

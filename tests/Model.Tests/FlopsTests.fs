@@ -46,6 +46,8 @@ let tests =
                 // QKᵀ and AV 2·2·3·3·16 = 576; feed-forward 2·6·16·20 = 3,840; emotion head 2·16·6 = 192.
                 Expect.equal count.Forward (2L * (960L + 6144L + 576L + 3840L + 192L)) "forward = 23,424"
                 Expect.equal count.TrainingStep (3L * 23424L) "training step = 3 × forward"
+                Expect.equal count.OnData (2L * 960L) "the input projection is the only product on the data"
+                Expect.equal count.TrainingStepWithoutDataGradients (3L * 23424L - 1920L) "no gradient for the features"
             }
 
             test "every Linear of the tiny transformer is counted, on the rows it sees" {
@@ -96,7 +98,13 @@ let tests =
                     elif n.StartsWith "text." then 11L
                     else 3L
 
-                Expect.equal (Flops.LateFusion(tinyLate, shape).Forward) (linearFlops m rows) "forward"
+                let count = Flops.LateFusion(tinyLate, shape)
+                Expect.equal count.Forward (linearFlops m rows) "forward"
+
+                let firstLayerInput (n: string) =
+                    if n.Contains "weight_ih_l0" then rows n else 0L
+
+                Expect.equal count.OnData (linearFlops m firstLayerInput) "on the data: first layers' input weights"
             }
 
             test "the paper configuration: forward GFLOPs per batch of 8" {
@@ -107,6 +115,14 @@ let tests =
                     printfn "  %-24s %8.2f GFLOP" p.Name (float p.Forward / 1e9)
 
                 printfn "transformer %.1f GFLOP, late fusion %.1f GFLOP" (float transformer.Forward / 1e9) (float late.Forward / 1e9)
+
+                printfn
+                    "training step, 3 x forward / without data gradients: transformer %.1f / %.1f, late fusion %.1f / %.1f GFLOP"
+                    (float transformer.TrainingStep / 1e9)
+                    (float transformer.TrainingStepWithoutDataGradients / 1e9)
+                    (float late.TrainingStep / 1e9)
+                    (float late.TrainingStepWithoutDataGradients / 1e9)
+
                 Expect.isGreaterThan transformer.Forward 0L "positive"
             }
         ]
