@@ -19,8 +19,9 @@ public sealed record StepResult(
 );
 
 /// <summary>
-/// One optimisation step of a model (the multi-task transformer or the late-fusion baseline): forward, loss, backward, gradient clipping, Adam
-/// (β 0.9/0.98, ε 1e-9, as Speech-Transformer) at the scheduled learning rate. Every tensor of the step
+/// One optimisation step of an <see cref="ITaskModel"/> (the multi-task transformer or the late-fusion baseline):
+/// forward, loss, backward, gradient clipping, Adam (β 0.9/0.98, ε 1e-9, as Speech-Transformer) at the scheduled
+/// learning rate. Every tensor of the step
 /// lives in its own dispose scope, so memory stays flat however long the run.
 /// </summary>
 public sealed class TrainStep
