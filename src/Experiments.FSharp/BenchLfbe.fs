@@ -11,80 +11,11 @@ open System.Text.Json
 open System.Text.Json.Nodes
 open Research.Model.Audio
 open Research.Model.Data
+open Research.Experiments.Machine
 
 let usage =
     "usage: dotnet fsi scripts/bench-lfbe.fsx [--seconds 300] [--repeats 9] [--warmup 2] [--out benchmarks/lfbe.json] [--python /usr/bin/python3]\n"
     + "       (help: dotnet fsi scripts/bench-lfbe.fsx -- --help)"
-
-type private Marker = class end
-
-/// The repository root: the first folder above this assembly (or the current folder) holding Research.sln.
-let repoRoot () =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            None
-        elif File.Exists(Path.Combine(dir.FullName, "Research.sln")) then
-            Some dir.FullName
-        else
-            up dir.Parent
-
-    [
-        Path.GetDirectoryName(typeof<Marker>.Assembly.Location)
-        Environment.CurrentDirectory
-    ]
-    |> List.tryPick (fun d -> up (DirectoryInfo d))
-    |> Option.defaultWith (fun () -> failwith "no Research.sln above the library or the current folder")
-
-/// Median, min and max of a sample.
-let summary (xs: float list) =
-    let sorted = List.sort xs
-    let n = sorted.Length
-
-    let median =
-        if n % 2 = 1 then
-            sorted[n / 2]
-        else
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-
-    median, List.head sorted, List.last sorted
-
-let private stats (xs: float list) =
-    let median, lo, hi = summary xs
-
-    JsonObject(
-        dict
-            [
-                "median", JsonValue.Create median :> JsonNode
-                "min", JsonValue.Create lo
-                "max", JsonValue.Create hi
-                "runs", JsonArray(xs |> List.map (fun x -> JsonValue.Create x :> JsonNode) |> Array.ofList)
-            ]
-    )
-
-let private runProcess (program: string) (args: string list) (cwd: string) =
-    let info =
-        ProcessStartInfo(program, args, WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true)
-
-    use p = Process.Start info
-    let err = p.StandardError.ReadToEndAsync()
-    let out = p.StandardOutput.ReadToEnd()
-    p.WaitForExit()
-    p.ExitCode, out.Trim(), err.Result.Trim()
-
-let private cpuModel () =
-    try
-        File.ReadLines "/proc/cpuinfo"
-        |> Seq.tryFind (fun l -> l.StartsWith "model name")
-        |> Option.map (fun l -> (l.Split(':', 2)[1]).Trim())
-        |> Option.defaultValue (string RuntimeInformation.ProcessArchitecture)
-    with _ ->
-        (string RuntimeInformation.ProcessArchitecture)
-
-let private loadAverage () =
-    try
-        (File.ReadAllText "/proc/loadavg").Split(' ')[0] |> float
-    with _ ->
-        nan
 
 /// Our side: x real time (wall clock, and process CPU time) of each run over the utterance sequence, after
 /// `warmup` runs and at least 2 s of warm-up (so the JIT's tiered compilation has settled).
@@ -185,10 +116,6 @@ let main (argv: string array) : int =
 
         let oursMedian, _, _ = summary oursWall
         let theirsMedian, _, _ = summary theirs
-        let _, commitOut, _ = runProcess "git" [ "rev-parse"; "HEAD" ] root
-
-        let _, dirty, _ =
-            runProcess "git" [ "status"; "--porcelain"; "--untracked-files=no" ] root
 
         let json =
             JsonObject(
@@ -197,7 +124,7 @@ let main (argv: string array) : int =
                         "benchmark", JsonValue.Create "lfbe: 40 log mel filter-bank energies, Kaldi defaults, dither 0" :> JsonNode
                         "command", JsonValue.Create(("dotnet fsi scripts/bench-lfbe.fsx " + String.Join(" ", argv)).Trim())
                         "date", JsonValue.Create(DateTime.UtcNow.ToString "o")
-                        "commit", JsonValue.Create(commitOut + (if dirty = "" then "" else " (uncommitted changes)"))
+                        "commit", JsonValue.Create(gitCommit root)
                         "machine",
                         JsonObject(
                             dict
@@ -252,15 +179,7 @@ let main (argv: string array) : int =
                     ]
             )
 
-        let folder = Path.GetDirectoryName(Path.GetFullPath out)
-        Directory.CreateDirectory folder |> ignore
-
-        AtomicFile.Write(
-            out,
-            fun stream ->
-                use w = new Utf8JsonWriter(stream, JsonWriterOptions(Indented = true))
-                json.WriteTo w
-        )
+        writeJson out json
 
         let line (name: string) (xs: float list) =
             let m, lo, hi = summary xs

@@ -18,6 +18,7 @@ type Entry =
                     "features", (Features.main, Features.usage)
                     "bench-lfbe", (BenchLfbe.main, BenchLfbe.usage)
                     "evaluate", (Evaluate.main, Evaluate.usage)
+                    "bench-step", (BenchStep.main, BenchStep.usage)
                 ]
 
         match commands |> Map.tryFind command with

@@ -95,5 +95,8 @@ public sealed record Targets(Tensor? AsrInput, Tensor? AsrTarget, Tensor? Speake
     public Targets To(Device device) => new(AsrInput?.to(device), AsrTarget?.to(device), Speakers?.to(device), Emotions?.to(device));
 }
 
-/// <summary>What the multi-task model produces; a head that was not built leaves its field null.</summary>
-public sealed record ModelOutput(EncoderOutput Encoder, Tensor? AsrLogits, Tensor? SpeakerLogits, Tensor? EmotionLogits);
+/// <summary>
+/// What a model produces for the criterion; a head that was not built leaves its field null. Encoder is null for
+/// a model without a fused encoder sequence (the late-fusion baseline).
+/// </summary>
+public sealed record ModelOutput(EncoderOutput? Encoder, Tensor? AsrLogits, Tensor? SpeakerLogits, Tensor? EmotionLogits);

@@ -34,7 +34,8 @@ public sealed class MultiTaskCriterion
         Tensor? asr = null,
             speaker = null,
             emotion = null;
-        var total = zeros(1, device: output.Encoder.Fused.device).squeeze();
+        var device = (output.Encoder?.Fused ?? output.AsrLogits ?? output.SpeakerLogits ?? output.EmotionLogits)?.device;
+        var total = zeros(1, device: device).squeeze();
         if (weights.Asr > 0)
         {
             var logits =

@@ -8,7 +8,7 @@ namespace Research.Model;
 /// (ASR decoder, speaker classifier, emotion classifier). forward(input, asrInput?) → output; the ASR
 /// decoder runs with teacher forcing on <c>asrInput</c> and is skipped when it is null.
 /// </summary>
-public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutput>
+public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutput>, ITaskModel
 {
     readonly MultimodalEncoder encoder;
     readonly AsrDecoder? asr;
@@ -56,6 +56,17 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
         var speakerLogits = speaker?.forward(enc.Fused, enc.Padding);
         var emotionLogits = emotion?.forward(enc.Fused, enc.Padding);
         return new ModelOutput(enc, asrLogits, speakerLogits, emotionLogits);
+    }
+
+    /// <inheritdoc cref="ITaskModel.Forward"/>
+    ModelOutput ITaskModel.Forward(EncoderInput input, Tensor? asrInput) => forward(input, asrInput);
+
+    /// <summary>Emotion logits (B, Emotions) from the emotion head; the ASR decoder is not run.</summary>
+    public Tensor EmotionLogits(EncoderInput input)
+    {
+        var head = emotion ?? throw new InvalidOperationException("this model has no emotion head (emotion task weight 0)");
+        var enc = encoder.forward(input);
+        return head.forward(enc.Fused, enc.Padding);
     }
 
     /// <summary>Greedy transcripts (character ids) for an input; needs the ASR head.</summary>

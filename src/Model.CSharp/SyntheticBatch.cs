@@ -14,13 +14,16 @@ public sealed record BatchShape(int Batch = 8, int AudioSteps = 160, int VideoFr
 /// </summary>
 public static class SyntheticBatch
 {
+    /// <summary>Valid steps per item of a generated batch: every item is <paramref name="max"/> long but the last, 3/4 of it.</summary>
+    public static long[] ItemLengths(int batch, int max) =>
+        Enumerable.Range(0, batch).Select(i => i == batch - 1 ? Math.Max(1L, 3L * max / 4) : max).ToArray();
+
     /// <summary>An encoder input and targets for every task of <paramref name="config"/>, on <paramref name="device"/>.</summary>
     public static (EncoderInput input, Targets targets) Create(ModelConfig config, BatchShape shape, int seed, Device device)
     {
         var rng = new Random(seed);
         var gen = new TorchSharp.torch.Generator((ulong)seed);
-        long[] Lengths(int max) =>
-            Enumerable.Range(0, shape.Batch).Select(i => i == shape.Batch - 1 ? Math.Max(1L, 3L * max / 4) : max).ToArray();
+        long[] Lengths(int max) => ItemLengths(shape.Batch, max);
         Sequence Make(int max, int dim)
         {
             var lengths = Lengths(max);

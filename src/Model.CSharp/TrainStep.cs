@@ -19,18 +19,19 @@ public sealed record StepResult(
 );
 
 /// <summary>
-/// One optimisation step of the multi-task model: forward, loss, backward, gradient clipping, Adam
-/// (β 0.9/0.98, ε 1e-9, as Speech-Transformer) at the scheduled learning rate. Every tensor of the step
+/// One optimisation step of an <see cref="ITaskModel"/> (the multi-task transformer or the late-fusion baseline):
+/// forward, loss, backward, gradient clipping, Adam (β 0.9/0.98, ε 1e-9, as Speech-Transformer) at the scheduled
+/// learning rate. Every tensor of the step
 /// lives in its own dispose scope, so memory stays flat however long the run.
 /// </summary>
 public sealed class TrainStep
 {
-    readonly MultiTaskModel model;
+    readonly ITaskModel model;
     readonly MultiTaskCriterion criterion;
     readonly LearningRateSchedule schedule;
     readonly double clipNorm;
 
-    public TrainStep(MultiTaskModel model, MultiTaskCriterion criterion, LearningRateSchedule schedule, double clipNorm = 5.0)
+    public TrainStep(ITaskModel model, MultiTaskCriterion criterion, LearningRateSchedule schedule, double clipNorm = 5.0)
     {
         this.model = model;
         this.criterion = criterion;
@@ -65,7 +66,7 @@ public sealed class TrainStep
         }
         model.train();
         Optimizer.zero_grad();
-        var output = model.forward(input, targets.AsrInput);
+        var output = model.Forward(input, targets.AsrInput);
         var loss = criterion.Compute(output, targets);
         double total = loss.Total.item<float>();
         double? Value(Tensor? t) => t is null ? null : t.item<float>();

@@ -68,7 +68,7 @@ public static class Evaluation
             }
             if (model.Asr is not null)
             {
-                var hypotheses = model.Asr.Greedy(output.Encoder.Fused, output.Encoder.Padding, maxLength);
+                var hypotheses = model.Asr.Greedy(output.Encoder!.Fused, output.Encoder.Padding, maxLength);
                 for (int k = 0; k < items.Length; k++)
                 {
                     var reference = data.Transcript(items[k]).Select(c => (long)c).ToArray();
