@@ -235,6 +235,50 @@ let scratch (c: FineTuning) =
         Pretrained = ""
     }
 
+/// The late-fusion baseline (paper §4.1): per modality a 2-layer bidirectional GRU of 200 units, the last step of
+/// each concatenated, a linear layer of 100, then 6 outputs; binary cross-entropy with positive weights.
+type LateFusion =
+    {
+        Name: string
+        Stores: string
+        Inputs: Inputs
+        Hidden: int
+        Layers: int
+        FusionDim: int
+        Dropout: float
+        PositiveWeights: bool
+        Budget: Budget
+        Seed: int
+        Device: string
+        Threads: int
+    }
+
+let paperLateFusion =
+    {
+        Name = "latefusion-paper"
+        Stores = paperFineTuning.Stores
+        Inputs = paperInputs
+        Hidden = 200
+        Layers = 2
+        FusionDim = 100
+        Dropout = 0.1
+        PositiveWeights = true
+        Budget = paperFineTuning.Budget
+        Seed = 1
+        Device = "cpu"
+        Threads = Environment.ProcessorCount
+    }
+
+/// The demo's late fusion: the paper's sizes, the demo's inputs and budget (a constant learning rate after warm-up
+/// would do as well; the Speech-Transformer schedule keeps one optimiser path for all models).
+let demoLateFusion =
+    { paperLateFusion with
+        Name = "latefusion-demo"
+        Stores = demoFineTuning.Stores
+        Inputs = demoInputs
+        Budget = demoFineTuning.Budget
+    }
+
 /// The model configuration of a record's sizes, inputs, stream weights and tasks.
 let modelConfig (size: ModelSize) (inputs: Inputs) (m: Modalities) (tasks: TaskWeights) (speakers: int) =
     ModelConfig(

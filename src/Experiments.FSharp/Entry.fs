@@ -13,6 +13,7 @@ type Entry =
                     "smoke", (Smoke.main, Smoke.usage)
                     "pretrain", (Pretrain.main, Pretrain.usage)
                     "finetune", (FineTune.main, FineTune.usage)
+                    "baseline", (Baseline.main, Baseline.usage)
                     "mosei", (Mosei.main, Mosei.usage)
                     "voxceleb", (VoxCeleb.main, VoxCeleb.usage)
                     "features", (Features.main, Features.usage)

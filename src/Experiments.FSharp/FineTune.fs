@@ -130,16 +130,16 @@ let readResult (path: string) =
 /// The training loop shared by the emotion models: train with dev selection, reload the best, write predictions and metrics.
 let trainAndScore
     (folder: RunFolder)
-    (c: FineTuning)
+    (stores: string, budget: Budget, seed: int, deviceName: string)
     (model: torch.nn.Module)
     (logits: EncoderInput -> torch.Tensor)
     (step: TrainStep)
     (configJson: string)
     =
-    let device = Devices.Resolve c.Device
-    use trainStore = FeatureStore.Open(Path.Combine(c.Stores, "train"))
-    use devStore = FeatureStore.Open(Path.Combine(c.Stores, "valid"))
-    use testStore = FeatureStore.Open(Path.Combine(c.Stores, "test"))
+    let device = Devices.Resolve deviceName
+    use trainStore = FeatureStore.Open(Path.Combine(stores, "train"))
+    use devStore = FeatureStore.Open(Path.Combine(stores, "valid"))
+    use testStore = FeatureStore.Open(Path.Combine(stores, "test"))
 
     let train, dev, test =
         EmotionData trainStore, EmotionData devStore, EmotionData testStore
@@ -148,7 +148,7 @@ let trainAndScore
 
     let evaluate () =
         let report =
-            Metrics.devReport (predict "dev" model logits dev device c.Budget.BatchSize)
+            Metrics.devReport (predict "dev" model logits dev device budget.BatchSize)
 
         readOnlyDict
             [
@@ -159,11 +159,11 @@ let trainAndScore
 
     let options =
         TrainerOptions(
-            Steps = int64 c.Budget.Steps,
-            BatchSize = c.Budget.BatchSize,
-            EvaluateEvery = c.Budget.EvaluateEvery,
-            CheckpointEvery = c.Budget.CheckpointEvery,
-            Seed = c.Seed
+            Steps = int64 budget.Steps,
+            BatchSize = budget.BatchSize,
+            EvaluateEvery = budget.EvaluateEvery,
+            CheckpointEvery = budget.CheckpointEvery,
+            Seed = seed
         )
 
     let best = folder.PathOf "best.bin"
@@ -184,8 +184,8 @@ let trainAndScore
         )
 
     model.load best |> ignore
-    let devSplit = predict "dev" model logits dev device c.Budget.BatchSize
-    let testSplit = predict "test" model logits test device c.Budget.BatchSize
+    let devSplit = predict "dev" model logits dev device budget.BatchSize
+    let testSplit = predict "test" model logits test device budget.BatchSize
     writePredictions (folder.PathOf "dev.csv") [| for i in 0 .. dev.Count - 1 -> dev.Id i |] devSplit
     writePredictions (folder.PathOf "test.csv") [| for i in 0 .. test.Count - 1 -> test.Id i |] testSplit
     let devReport = Metrics.devReport devSplit
@@ -193,7 +193,7 @@ let trainAndScore
 
     folder.Finish(
         {|
-            dataset = c.Stores
+            dataset = stores
             best_step = state.BestStep
             dev_selection = Metrics.selectionScore devReport
             dev = Evaluate.toJson devReport None
@@ -251,7 +251,7 @@ let run (runs: string) (c: FineTuning) : Result =
             c.Budget.BatchSize
 
         let logits (x: EncoderInput) = model.forward(x, null).EmotionLogits
-        trainAndScore folder c model logits step (toJson c)
+        trainAndScore folder (c.Stores, c.Budget, c.Seed, c.Device) model logits step (toJson c)
 
 /// Entry point: resolves the config and runs it; prints the test averages.
 let main (argv: string array) : int =
