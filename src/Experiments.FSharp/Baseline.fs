@@ -40,15 +40,7 @@ let runLateFusion (runs: string) (c: LateFusion) : FineTune.Result =
         torch.manual_seed (int64 c.Seed) |> ignore
         use model = new LateFusionModel(config)
         model.``to`` device |> ignore
-        use trainStore = FeatureStore.Open(Path.Combine(c.Stores, "train"))
-
-        let weights =
-            if c.PositiveWeights then
-                torch.tensor (FineTune.positiveWeights (EmotionData trainStore), device = device)
-            else
-                null
-
-        let criterion = MultiTaskCriterion(TaskWeights.EmotionOnly, 0.0, weights)
+        let criterion = FineTune.emotionCriterion c.Stores c.PositiveWeights device
         // The schedule's d^-0.5 uses the fused width (FusionDim) as the model dimension.
         let schedule = LearningRateSchedule(c.Budget.LrFactor, c.FusionDim, c.Budget.Warmup)
         let step = TrainStep(model, criterion, schedule, c.Budget.ClipNorm)

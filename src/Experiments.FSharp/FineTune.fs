@@ -82,6 +82,17 @@ let positiveWeights (train: EmotionData) =
                 float32 (train.Count - p) / float32 p
     |]
 
+/// The emotion loss: binary cross-entropy, with per-emotion positive weights from the training store when asked.
+let emotionCriterion (stores: string) (weighted: bool) (device: torch.Device) =
+    let weights =
+        if weighted then
+            use trainStore = FeatureStore.Open(Path.Combine(stores, "train"))
+            torch.tensor (positiveWeights (EmotionData trainStore), device = device)
+        else
+            null
+
+    MultiTaskCriterion(TaskWeights.EmotionOnly, 0.0, weights)
+
 /// Loads the encoder of a finished pre-training run into `model` (sizes and inputs must agree).
 let loadPretrainedEncoder (pretrained: string) (model: MultiTaskModel) =
     if not (RunFolder.IsDone pretrained) then
@@ -226,15 +237,7 @@ let run (runs: string) (c: FineTuning) : Result =
             loadPretrainedEncoder (Path.GetFullPath c.Pretrained) model
 
         model.``to`` device |> ignore
-        use trainStore = FeatureStore.Open(Path.Combine(c.Stores, "train"))
-
-        let weights =
-            if c.PositiveWeights then
-                torch.tensor (positiveWeights (EmotionData trainStore), device = device)
-            else
-                null
-
-        let criterion = MultiTaskCriterion(TaskWeights.EmotionOnly, 0.0, weights)
+        let criterion = emotionCriterion c.Stores c.PositiveWeights device
 
         let step =
             TrainStep(model, criterion, LearningRateSchedule(c.Budget.LrFactor, c.Model.DModel, c.Budget.Warmup), c.Budget.ClipNorm)
