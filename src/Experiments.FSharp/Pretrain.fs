@@ -70,7 +70,8 @@ let run (runs: string) (c: Pretraining) : Result =
         let heldOut = PretrainingData(store, dir, heldOutItems, vocabulary)
 
         let config =
-            modelConfig c.Model c.Inputs c.Modalities (TaskWeights(c.AsrWeight, c.SpeakerWeight, 0.0)) train.SpeakerCount
+            (modelConfig c.Model c.Inputs c.Modalities (TaskWeights(c.AsrWeight, c.SpeakerWeight, 0.0)) train.SpeakerCount)
+                .WithCtcWeight(c.CtcWeight)
 
         printfn
             "pre-training %s: %d training and %d held-out utterances, %d speakers; d %d, %d/%d/%d layers; %d steps of %d"
@@ -88,7 +89,7 @@ let run (runs: string) (c: Pretraining) : Result =
         torch.manual_seed (int64 c.Seed) |> ignore
         use model = new MultiTaskModel(config)
         model.``to`` device |> ignore
-        let criterion = MultiTaskCriterion(config.Tasks, config.LabelSmoothing)
+        let criterion = MultiTaskCriterion.For config
 
         let schedule =
             LearningRateSchedule(c.Budget.LrFactor, c.Model.DModel, c.Budget.Warmup)

@@ -1,52 +1,282 @@
-/// The main job (README line 1). Today: prepare the demo corpus and its features, then the smoke training of the
-/// paper-shaped model. Pre-training, fine-tuning, baselines and the paper's tables follow in later issues.
+/// The main job (README line 1): data (the demo corpus, generated when absent, and its feature stores) →
+/// multi-task pre-training → emotion models from N seeds each (late fusion, TF from scratch, TF fine-tuned from the
+/// pre-trained encoder) → choice on dev, test scores with intervals → modality ablations at inference →
+/// paper-tables/ (Tables 1–3 as .md/.tex/.csv, results.json, plots, index.html). Finished runs are reused.
 module Research.Experiments.Reproduce
 
 open System
+open System.Diagnostics
 open System.IO
+open Research.Model
 open Research.Model.Demo
+open Research.Model.Training
+open Research.Experiments.Config
+open Research.Experiments.Protocol
 
 let usage =
-    "usage: dotnet fsi scripts/reproduce.fsx [--data DIR] [--corpus default|tiny] [--seed N] [--workers N] [--smoke-steps N]\n"
+    "usage: dotnet fsi scripts/reproduce.fsx [--seeds N|paper] [--data DIR] [--corpus default|tiny]\n"
+    + "       [--runs DIR] [--tables DIR] [--workers N] [--pretrain-steps N] [--finetune-steps N]\n"
+    + "       Runs generation (when absent) → pre-training → fine-tuning and both baselines from N seeds (default 3;\n"
+    + "       --seeds paper: the paper's 10) → ablations → Tables 1–3, plots and index.html in --tables (default\n"
+    + "       paper-tables). Finished runs under --runs (default runs/reproduce-demo) are reused, unfinished ones resume.\n"
     + "       (help: dotnet fsi scripts/reproduce.fsx -- --help)"
 
-/// Entry point: parses flags, prepares the data, runs the smoke training; returns the exit code.
+/// What one invocation does.
+type Job =
+    {
+        /// Demo corpus folder and size.
+        Data: string
+        Corpus: DemoCorpusOptions
+        Workers: int
+        Runs: string
+        Tables: string
+        Seeds: int
+        Pretraining: Pretraining
+        FineTuning: FineTuning
+        LateFusion: LateFusion
+        Command: string
+    }
+
+let private stamp (clock: Stopwatch) =
+    let t = clock.Elapsed
+    sprintf "[%02d:%02d]" (int t.TotalMinutes) t.Seconds
+
+/// The three emotion models of Tables 1 and 2, over the stores and pre-training run given.
+let experiments (job: Job) (pretrainRun: string) =
+    [
+        {
+            Key = Tables.lateFusionKey
+            Label = "Late Fusion"
+            Model = LateFusionModel job.LateFusion
+        }
+        {
+            Key = Tables.scratchKey
+            Label = "TF"
+            Model = Transformer(scratch job.FineTuning)
+        }
+        {
+            Key = Tables.pretrainedKey
+            Label = "Embeddings from the Multi-task model"
+            Model =
+                Transformer
+                    { job.FineTuning with
+                        Pretrained = pretrainRun
+                    }
+        }
+    ]
+
+/// Runs the whole job; returns the results it wrote.
+let run (job: Job) : Results =
+    let clock = Stopwatch.StartNew()
+
+    let say fmt =
+        Printf.kprintf (fun s -> printfn "%s %s" (stamp clock) s) fmt
+
+    say "1/5 data: demo corpus in %s" job.Data
+
+    let prepared =
+        Prepare.run
+            {
+                Folder = job.Data
+                Options = job.Corpus
+                Workers = job.Workers
+            }
+
+    let dataset =
+        $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})"
+
+    let emotionRoot = Path.GetDirectoryName(prepared.EmotionStores["train"])
+
+    let pretraining =
+        { job.Pretraining with
+            DataDir = prepared.PretrainDir
+            Store = prepared.PretrainStore
+        }
+
+    say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
+    let pre = Pretrain.run job.Runs pretraining
+
+    say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
+
+    let job =
+        { job with
+            FineTuning =
+                { job.FineTuning with
+                    Stores = emotionRoot
+                }
+            LateFusion =
+                { job.LateFusion with
+                    Stores = emotionRoot
+                }
+        }
+
+    let settings =
+        {
+            Seeds = [ 1 .. job.Seeds ]
+            Bootstrap = Metrics.defaultBootstrap
+            Dataset = dataset
+        }
+
+    let models =
+        [
+            for e in experiments job pre.Run do
+                say "3/5 %s: %d seeds" e.Label job.Seeds
+                let m = runExperiment job.Runs settings e
+
+                say
+                    "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f]"
+                    m.Chosen
+                    (100.0 * m.AverageWA.Value)
+                    (100.0 * m.AverageWA.Low)
+                    (100.0 * m.AverageWA.High)
+                    (100.0 * m.AverageF1.Value)
+                    (100.0 * m.AverageF1.Low)
+                    (100.0 * m.AverageF1.High)
+
+                m
+        ]
+
+    say "4/5 ablations at inference (%s)" (String.Join(", ", paperAblations |> List.map (fun a -> a.Name)))
+
+    let ablations =
+        [|
+            for m in models do
+                if m.Key = Tables.scratchKey || m.Key = Tables.pretrainedKey then
+                    let chosen = m.Seeds |> Array.find (fun s -> s.Seed = m.Chosen)
+
+                    for a in paperAblations do
+                        let folder =
+                            Path.Combine(job.Runs, "ablations", Path.GetFileName chosen.Run, a.Name.Replace("+", ""))
+
+                        let r = ablate settings chosen.Run folder a (m.Key, m.Label)
+
+                        say "    %s %-6s average WA %.1f, F1 %.1f" m.Label a.Name (100.0 * r.AverageWA.Value) (100.0 * r.AverageF1.Value)
+
+                        r
+        |]
+
+    let info = RunInfo.Capture()
+
+    let results =
+        {
+            Dataset = dataset
+            Command = job.Command
+            Commit =
+                if info.GitDirty = Nullable true then
+                    info.GitCommit + " (with uncommitted changes)"
+                else
+                    info.GitCommit
+            Created = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")
+            Seeds = job.Seeds
+            BootstrapResamples = settings.Bootstrap.Resamples
+            Models = Array.ofList models
+            Ablations = ablations
+            Pretraining = Collections.Generic.Dictionary(pre.Metrics)
+            PretrainingRun = pre.Run
+        }
+
+    say "5/5 tables and plots in %s" job.Tables
+    Directory.CreateDirectory job.Tables |> ignore
+    write (Path.Combine(job.Tables, "results.json")) results
+
+    for path in Tables.writeAll job.Tables results do
+        say "    %s" path
+
+    say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))
+    results
+
+/// The default job: the demo presets, 3 seeds.
+let defaults =
+    {
+        Data = Path.Combine("data", "demo")
+        Corpus = DemoCorpusOptions()
+        Workers = Environment.ProcessorCount
+        Runs = Path.Combine("runs", "reproduce-demo")
+        Tables = "paper-tables"
+        Seeds = 3
+        Pretraining =
+            { demoPretraining with
+                Name = "pretrain"
+            }
+        FineTuning = demoFineTuning
+        LateFusion = demoLateFusion
+        Command = "dotnet fsi scripts/reproduce.fsx"
+    }
+
+/// Entry point: parses flags and runs the job; returns the exit code.
 let main (argv: string array) : int =
     if Cli.wantsHelp argv then
         printfn "%s" usage
         0
     else
-        let f = Cli.parse [ "data"; "corpus"; "seed"; "workers"; "smoke-steps" ] argv
+        let f =
+            Cli.parse
+                [
+                    "data"
+                    "corpus"
+                    "seeds"
+                    "runs"
+                    "tables"
+                    "workers"
+                    "pretrain-steps"
+                    "finetune-steps"
+                ]
+                argv
 
-        let size =
+        let corpus =
             match f.Get("corpus", "default") with
             | "default" -> DemoCorpusOptions()
             | "tiny" -> DemoCorpusOptions.Tiny
             | other -> raise (Cli.UsageError $"--corpus: unknown '{other}' (default or tiny)")
 
         let workers = f.Int("workers", Environment.ProcessorCount)
-        let options = size.With(f.Int("seed", size.Seed), workers)
 
-        let prepared =
-            Prepare.run
-                {
-                    Folder = f.Get("data", Path.Combine("data", "demo"))
-                    Options = options
-                    Workers = workers
-                }
+        let seeds =
+            if f.Get("seeds", "") = "paper" then
+                10
+            else
+                f.Int("seeds", defaults.Seeds)
 
-        printfn
-            "data ready: pre-training store %s; emotion stores %s"
-            prepared.PretrainStore
-            (String.Join(", ", prepared.EmotionStores.Values))
+        if seeds < 1 then
+            raise (Cli.UsageError $"--seeds: at least 1, got {seeds}")
 
-        let results =
-            Smoke.run
-                { Smoke.defaults with
-                    Steps = f.Int("smoke-steps", Smoke.defaults.Steps)
-                }
+        // The tiny corpus (a few items per split, for checks) cannot fill the presets' batches.
+        let tiny = f.Get("corpus", "default") = "tiny"
 
-        if results |> List.forall (fun r -> Double.IsFinite r.Total) then
-            0
-        else
-            1
+        let budget (b: Budget) key =
+            let steps = f.Int(key, b.Steps)
+
+            { b with
+                Steps = steps
+                BatchSize = (if tiny then 2 else b.BatchSize)
+                EvaluateEvery = min b.EvaluateEvery steps
+                CheckpointEvery = min b.CheckpointEvery steps
+            }
+
+        let fineTuning =
+            { defaults.FineTuning with
+                Budget = budget defaults.FineTuning.Budget "finetune-steps"
+            }
+
+        let job =
+            { defaults with
+                Data = f.Get("data", defaults.Data)
+                Corpus = corpus.With(corpus.Seed, workers)
+                Workers = workers
+                Runs = f.Get("runs", defaults.Runs)
+                Tables = f.Get("tables", defaults.Tables)
+                Seeds = seeds
+                Pretraining =
+                    { defaults.Pretraining with
+                        Budget = budget defaults.Pretraining.Budget "pretrain-steps"
+                    }
+                FineTuning = fineTuning
+                LateFusion =
+                    { defaults.LateFusion with
+                        Budget = fineTuning.Budget
+                    }
+                Command = String.Join(" ", Array.append [| defaults.Command |] argv)
+            }
+
+        run job |> ignore
+        0

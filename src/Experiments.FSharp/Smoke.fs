@@ -88,7 +88,7 @@ let run (s: Settings) : StepResult list =
         s.Threads
 
     let struct (input, targets) = SyntheticBatch.Create(config, shape, s.Seed, device)
-    let criterion = MultiTaskCriterion(config.Tasks, config.LabelSmoothing)
+    let criterion = MultiTaskCriterion.For config
     // k = 0.05 puts the peak learning rate near 1e-3 after 4 warm-up steps at d = 512: fast but stable.
     let step = TrainStep(model, criterion, LearningRateSchedule(0.05, config.DModel, 4))
 

@@ -99,4 +99,11 @@ public sealed record Targets(Tensor? AsrInput, Tensor? AsrTarget, Tensor? Speake
 /// What a model produces for the criterion; a head that was not built leaves its field null. Encoder is null for
 /// a model without a fused encoder sequence (the late-fusion baseline).
 /// </summary>
-public sealed record ModelOutput(EncoderOutput? Encoder, Tensor? AsrLogits, Tensor? SpeakerLogits, Tensor? EmotionLogits);
+/// CtcLogits: (B, T, characters) on the fused encoder's time axis, when the model has a CTC head.
+public sealed record ModelOutput(
+    EncoderOutput? Encoder,
+    Tensor? AsrLogits,
+    Tensor? SpeakerLogits,
+    Tensor? EmotionLogits,
+    Tensor? CtcLogits = null
+);

@@ -16,16 +16,45 @@ public sealed class MultiTaskCriterion
     readonly TaskWeights weights;
     readonly double labelSmoothing;
     readonly Tensor? emotionPositiveWeights;
+    readonly double ctcWeight;
 
     /// <param name="weights">task weights (paper: ASR 0.8, speaker 0.2)</param>
     /// <param name="labelSmoothing">ASR label smoothing</param>
     /// <param name="emotionPositiveWeights">(E) weight of the positive class per emotion (imbalance), or null</param>
-    public MultiTaskCriterion(TaskWeights weights, double labelSmoothing = 0.0, Tensor? emotionPositiveWeights = null)
+    /// <param name="ctcWeight">share of the ASR term given to CTC (<see cref="ModelConfig.CtcWeight"/>)</param>
+    public MultiTaskCriterion(
+        TaskWeights weights,
+        double labelSmoothing = 0.0,
+        Tensor? emotionPositiveWeights = null,
+        double ctcWeight = 0.0
+    )
     {
         weights.Validate();
+        if (!(ctcWeight >= 0 && ctcWeight <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ctcWeight), ctcWeight, "the CTC share must be in [0, 1]");
+        }
         this.weights = weights;
         this.labelSmoothing = labelSmoothing;
         this.emotionPositiveWeights = emotionPositiveWeights;
+        this.ctcWeight = ctcWeight;
+    }
+
+    /// <summary>The criterion of a model configuration (its task weights, label smoothing and CTC share).</summary>
+    public static MultiTaskCriterion For(ModelConfig config, Tensor? emotionPositiveWeights = null) =>
+        new(config.Tasks, config.LabelSmoothing, emotionPositiveWeights, config.CtcWeight);
+
+    /// <summary>
+    /// CTC of (B, T, C) logits against the ASR targets (characters then the end symbol, pad-filled): the end
+    /// symbol is not a CTC label; the pad symbol is the blank; frames come from the encoder's padding mask.
+    /// Utterances too short for their transcript contribute zero (zero_infinity).
+    /// </summary>
+    public static Tensor Ctc(Tensor logits, Tensor padding, Tensor asrTarget)
+    {
+        var logProbs = logits.log_softmax(-1).transpose(0, 1); // (T, B, C)
+        var inputLengths = padding.logical_not().sum(1, type: ScalarType.Int64);
+        var targetLengths = asrTarget.ne(CharVocabulary.Pad).sum(1, type: ScalarType.Int64) - 1;
+        return F.ctc_loss(logProbs, asrTarget, inputLengths, targetLengths, blank: CharVocabulary.Pad, zero_infinity: true);
     }
 
     /// <summary>The loss of one batch.</summary>
@@ -48,6 +77,14 @@ public sealed class MultiTaskCriterion
                 ignore_index: CharVocabulary.Pad,
                 label_smoothing: labelSmoothing
             );
+            if (ctcWeight > 0)
+            {
+                var ctcLogits =
+                    output.CtcLogits
+                    ?? throw new ArgumentException("CTC share > 0 but the model produced no CTC logits (built with CtcWeight 0?)");
+                var ctc = Ctc(ctcLogits, output.Encoder!.Padding, target);
+                asr = asr * (1 - ctcWeight) + ctc * ctcWeight;
+            }
             total = total + asr * weights.Asr;
         }
         if (weights.Speaker > 0)

@@ -12,6 +12,7 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
 {
     readonly MultimodalEncoder encoder;
     readonly AsrDecoder? asr;
+    readonly TorchSharp.Modules.Linear? ctc;
     readonly PooledClassifier? speaker;
     readonly PooledClassifier? emotion;
 
@@ -24,6 +25,10 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
         if (config.Tasks.Asr > 0)
         {
             asr = new AsrDecoder("asr", config);
+            if (config.CtcWeight > 0)
+            {
+                ctc = nn.Linear(config.DModel, config.VocabSize);
+            }
         }
         if (config.Tasks.Speaker > 0)
         {
@@ -55,7 +60,8 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
         }
         var speakerLogits = speaker?.forward(enc.Fused, enc.Padding);
         var emotionLogits = emotion?.forward(enc.Fused, enc.Padding);
-        return new ModelOutput(enc, asrLogits, speakerLogits, emotionLogits);
+        var ctcLogits = ctc is not null && asrInput is not null ? ctc.forward(enc.Fused) : null;
+        return new ModelOutput(enc, asrLogits, speakerLogits, emotionLogits, ctcLogits);
     }
 
     /// <inheritdoc cref="ITaskModel.Forward"/>

@@ -54,7 +54,9 @@ public sealed class TrainStep
     }
 
     /// <summary>Runs one step on a batch and returns its loss terms; throws, naming the step and terms, on a non-finite loss.</summary>
-    public StepResult Run(EncoderInput input, Targets targets)
+    public StepResult Run(EncoderInput input, Targets targets) => CollectionGuard.Run(() => Unguarded(input, targets));
+
+    StepResult Unguarded(EncoderInput input, Targets targets)
     {
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();

@@ -89,4 +89,48 @@ let tests =
                         |> ignore)
                     (fun e -> Expect.stringContains e.Message "ASR" "names the task")
             }
+
+            test "CTC equals the sum over all alignments, enumerated by brute force" {
+                use _ = torch.NewDisposeScope()
+                torch.manual_seed 5L |> ignore
+                // 2 utterances, 5 frames, 4 symbols (0 = blank = pad); item 1 has 4 valid frames.
+                let logits = torch.randn (2L, 5L, 4L)
+
+                let padding =
+                    torch.tensor ([| false; false; false; false; false; false; false; false; false; true |], [| 2L; 5L |])
+
+                // ASR targets: characters, the end symbol (2 here), then pads.
+                let target = (longs [| 3L; 3L; 2L; 1L; 2L; 0L |]).reshape(2L, 3L)
+                let ours = MultiTaskCriterion.Ctc(logits, padding, target).item<float32>() |> float
+                let p = logits.softmax (-1)
+
+                let prob (b: int64) (t: int64) (c: int64) = p.[b, t, c].item<float32>() |> float
+
+                let collapse (path: int64 list) =
+                    path
+                    |> List.fold (fun (out, prev) c -> ((if c <> prev && c <> 0L then c :: out else out), c)) ([], -1L)
+                    |> fst
+                    |> List.rev
+
+                let rec paths length =
+                    if length = 0 then
+                        [ [] ]
+                    else
+                        [
+                            for rest in paths (length - 1) do
+                                for c in 0L .. 3L -> c :: rest
+                        ]
+
+                let nll (b: int64) (frames: int) (label: int64 list) =
+                    let total =
+                        paths frames
+                        |> List.filter (fun path -> collapse path = label)
+                        |> List.sumBy (fun path -> path |> List.mapi (fun t c -> prob b (int64 t) c) |> List.reduce (*))
+
+                    -log total
+
+                // torch's 'mean' reduction divides each loss by its target length, then averages over the batch.
+                let expected = (nll 0L 5 [ 3L; 3L ] / 2.0 + nll 1L 4 [ 1L ] / 1.0) / 2.0
+                Expect.floatClose { absolute = 1e-5; relative = 1e-5 } ours expected "CTC = brute force"
+            }
         ]

@@ -51,31 +51,35 @@ public static class Evaluation
             asr = 0,
             speaker = 0;
         int maxLength = Enumerable.Range(0, data.Count).Max(i => data.Transcript(i).Length) + 10;
-        for (int start = 0; start < data.Count; start += batchSize)
+        for (int first = 0; first < data.Count; first += batchSize)
         {
-            using var scope = NewDisposeScope();
-            var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
-            var (input, targets) = data.Batch(items, device);
-            var output = model.forward(input, targets.AsrInput);
-            var terms = criterion.Compute(output, targets);
-            loss += terms.Total.item<float>() * items.Length;
-            asr += (terms.Asr?.item<float>() ?? 0) * items.Length;
-            speaker += (terms.Speaker?.item<float>() ?? 0) * items.Length;
-            if (output.SpeakerLogits is not null)
+            int start = first;
+            CollectionGuard.Run(() =>
             {
-                var predicted = output.SpeakerLogits.argmax(-1).cpu().data<long>().ToArray();
-                correct += items.Where((item, k) => predicted[k] == data.Speaker(item)).Count();
-            }
-            if (model.Asr is not null)
-            {
-                var hypotheses = model.Asr.Greedy(output.Encoder!.Fused, output.Encoder.Padding, maxLength);
-                for (int k = 0; k < items.Length; k++)
+                using var scope = NewDisposeScope();
+                var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+                var (input, targets) = data.Batch(items, device);
+                var output = model.forward(input, targets.AsrInput);
+                var terms = criterion.Compute(output, targets);
+                loss += terms.Total.item<float>() * items.Length;
+                asr += (terms.Asr?.item<float>() ?? 0) * items.Length;
+                speaker += (terms.Speaker?.item<float>() ?? 0) * items.Length;
+                if (output.SpeakerLogits is not null)
                 {
-                    var reference = data.Transcript(items[k]).Select(c => (long)c).ToArray();
-                    edits += EditDistance.Between(reference, hypotheses[k]);
-                    characters += reference.Length;
+                    var predicted = output.SpeakerLogits.argmax(-1).cpu().data<long>().ToArray();
+                    correct += items.Where((item, k) => predicted[k] == data.Speaker(item)).Count();
                 }
-            }
+                if (model.Asr is not null)
+                {
+                    var hypotheses = model.Asr.Greedy(output.Encoder!.Fused, output.Encoder.Padding, maxLength);
+                    for (int k = 0; k < items.Length; k++)
+                    {
+                        var reference = data.Transcript(items[k]).Select(c => (long)c).ToArray();
+                        edits += EditDistance.Between(reference, hypotheses[k]);
+                        characters += reference.Length;
+                    }
+                }
+            });
         }
         return new Dictionary<string, double>
         {
@@ -99,16 +103,20 @@ public static class Evaluation
         model.eval();
         using var _ = no_grad();
         var result = new float[data.Count][];
-        for (int start = 0; start < data.Count; start += batchSize)
+        for (int first = 0; first < data.Count; first += batchSize)
         {
-            using var scope = NewDisposeScope();
-            var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
-            var (input, _) = data.Batch(items, device);
-            var p = logits(input).sigmoid().cpu().data<float>().ToArray();
-            for (int k = 0; k < items.Length; k++)
+            int start = first;
+            CollectionGuard.Run(() =>
             {
-                result[items[k]] = p.Skip(6 * k).Take(6).ToArray();
-            }
+                using var scope = NewDisposeScope();
+                var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+                var (input, _) = data.Batch(items, device);
+                var p = logits(input).sigmoid().cpu().data<float>().ToArray();
+                for (int k = 0; k < items.Length; k++)
+                {
+                    result[items[k]] = p.Skip(6 * k).Take(6).ToArray();
+                }
+            });
         }
         return result;
     }

@@ -43,9 +43,6 @@ public sealed record TrainerOptions
 
     /// <summary>Evaluate once before the first step of a fresh run (the starting point of the curves).</summary>
     public bool EvaluateAtStart { get; init; } = true;
-
-    /// <summary>Collect garbage every this many steps: with one dispose scope per step, this keeps memory flat.</summary>
-    public int CollectEvery { get; init; } = 20;
 }
 
 /// <summary>The loss of a step was not finite: the run stopped before updating anything; the last checkpoint is kept.</summary>
@@ -113,13 +110,15 @@ public static class Trainer
             var (epoch, _) = sampler.Position(n);
             var items = sampler.ItemsOf(n);
             clock.Restart();
-            StepResult result;
-            using (var scope = NewDisposeScope())
+            // One dispose scope per step keeps native memory flat; the collection guard (a full collection before
+            // each step, none during it) keeps managed memory flat and TorchSharp's temporaries alive.
+            StepResult result = CollectionGuard.Run(() =>
             {
+                using var scope = NewDisposeScope();
                 var (input, targets) = train.Batch(items, device);
                 try
                 {
-                    result = step.Run(input, targets);
+                    return step.Run(input, targets);
                 }
                 catch (ArithmeticException e)
                 {
@@ -129,13 +128,9 @@ public static class Trainer
                         e
                     );
                 }
-            }
+            });
             state = state with { Step = n };
             observer.Stepped(result, epoch, items.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
-            if (options.CollectEvery > 0 && n % options.CollectEvery == 0)
-            {
-                GC.Collect();
-            }
             bool last = n == options.Steps;
             if (evaluate is not null && (n % options.EvaluateEvery == 0 || last))
             {

@@ -45,13 +45,17 @@ public sealed class Vgg16Features : IFrameFeatureExtractor
         var result = new float[frames.Count, Dimension];
         for (int start = 0; start < frames.Count; start += batchSize)
         {
-            int n = Math.Min(batchSize, frames.Count - start);
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var x = Vgg16.Normalize(frames.ToTensor(start, n)); // (n, 3, H, W)
-            var y = model.forward(x).to_type(ScalarType.Float32).cpu().contiguous(); // (n, Dimension)
-            float[] rows = y.data<float>().ToArray();
-            Buffer.BlockCopy(rows, 0, result, start * Dimension * sizeof(float), rows.Length * sizeof(float));
+            int first = start,
+                n = Math.Min(batchSize, frames.Count - start);
+            CollectionGuard.Run(() =>
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var x = Vgg16.Normalize(frames.ToTensor(first, n)); // (n, 3, H, W)
+                var y = model.forward(x).to_type(ScalarType.Float32).cpu().contiguous(); // (n, Dimension)
+                float[] rows = y.data<float>().ToArray();
+                Buffer.BlockCopy(rows, 0, result, first * Dimension * sizeof(float), rows.Length * sizeof(float));
+            });
         }
         return result;
     }

@@ -1,0 +1,273 @@
+/// The paper's evaluation protocol (§5) over declarative experiments: each emotion model is trained from N seeds,
+/// the run with the best dev selection score ((average WA + average F1) / 2 at dev-tuned thresholds) is chosen, and
+/// its test metrics are reported with 95 % bootstrap intervals over test segments, beside the spread of the test
+/// averages across seeds. Ablations (§5.3) re-score a chosen model with modalities removed at inference by a zero
+/// stream weight. Test labels never choose a seed, a threshold or a step: they are read only to score.
+module Research.Experiments.Protocol
+
+open System
+open System.IO
+open System.Text.Json
+open TorchSharp
+open Research.Model
+open Research.Model.Data
+open Research.Model.Training
+open Research.Experiments.Config
+
+/// An emotion model of the comparison.
+type EmotionModel =
+    /// The cross-modal transformer: from scratch when its Pretrained is "", else fine-tuned from that run.
+    | Transformer of FineTuning
+    /// The late-fusion BiGRU baseline.
+    | LateFusionModel of LateFusion
+
+/// One row of the comparison: a key (file names), a label (tables) and the model.
+type Experiment =
+    {
+        Key: string
+        Label: string
+        Model: EmotionModel
+    }
+
+/// Modalities kept at inference (paper Table 3); a removed one gets stream weight 0, the others keep theirs.
+type Ablation =
+    {
+        Name: string
+        Video: bool
+        Text: bool
+    }
+
+/// Table 3's columns: A, A+V, A+T, A+V+T.
+let paperAblations =
+    [
+        {
+            Name = "A"
+            Video = false
+            Text = false
+        }
+        {
+            Name = "A+V"
+            Video = true
+            Text = false
+        }
+        {
+            Name = "A+T"
+            Video = false
+            Text = true
+        }
+        {
+            Name = "A+V+T"
+            Video = true
+            Text = true
+        }
+    ]
+
+/// Seeds and bootstrap of the protocol.
+type Settings =
+    {
+        /// Random initialisations per model (paper: 10).
+        Seeds: int list
+        Bootstrap: Metrics.BootstrapOptions
+        /// Label of the data every result comes from (tables and plots print it on every row).
+        Dataset: string
+    }
+
+/// A metric with its 95 % bootstrap interval (fractions in [0, 1]).
+type Estimate =
+    {
+        Value: float
+        Low: float
+        High: float
+    }
+
+/// One emotion's test metrics of the chosen run.
+type EmotionResult =
+    {
+        Emotion: string
+        WA: Estimate
+        F1: Estimate
+    }
+
+/// What one seed's run gave.
+type SeedResult =
+    {
+        Seed: int
+        Run: string
+        DevSelection: float
+        TestWA: float
+        TestF1: float
+    }
+
+/// A model's result under the protocol.
+type ModelResult =
+    {
+        Key: string
+        Label: string
+        Dataset: string
+        Seeds: SeedResult[]
+        /// The seed chosen on dev.
+        Chosen: int
+        PerEmotion: EmotionResult[]
+        AverageWA: Estimate
+        AverageF1: Estimate
+    }
+
+/// A chosen model re-scored with some modalities removed.
+type AblationResult =
+    {
+        Key: string
+        Label: string
+        Dataset: string
+        Modalities: string
+        AverageWA: Estimate
+        AverageF1: Estimate
+        PerEmotion: EmotionResult[]
+    }
+
+let private estimate (i: Metrics.Interval) : Estimate =
+    {
+        Value = i.Value
+        Low = i.Low
+        High = i.High
+    }
+
+/// The protocol's report of a dev and a test split: thresholds tuned on dev only, test scored with intervals.
+let report (settings: Settings) (dev: Metrics.Split) (test: Metrics.Split) =
+    let thresholds = Metrics.tune dev
+    let c = Metrics.bootstrap settings.Bootstrap thresholds test
+
+    let perEmotion =
+        c.PerEmotion
+        |> Array.map (fun e ->
+            {
+                Emotion = e.Emotion
+                WA = estimate e.WA
+                F1 = estimate e.F1
+            })
+
+    perEmotion, estimate c.AverageWA, estimate c.AverageF1
+
+/// The seed whose run has the best dev selection score (ties: the smaller seed). Takes only dev reports.
+let choose (devScores: (int * Metrics.Report) list) : int =
+    match devScores with
+    | [] -> invalidArg "devScores" "no runs to choose from"
+    | _ ->
+        devScores
+        |> List.sortBy fst
+        |> List.maxBy (fun (_, r) -> Metrics.selectionScore r)
+        |> fst
+
+/// The run of one seed of an experiment (reused when finished, resumed when not).
+let private runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
+    let name = $"{e.Key}-seed{seed}"
+
+    match e.Model with
+    | Transformer c -> FineTune.run runs { c with Name = name; Seed = seed }
+    | LateFusionModel c -> Baseline.runLateFusion runs { c with Name = name; Seed = seed }
+
+let private splitOf (path: string) = snd (Evaluate.readSplit path)
+
+/// Trains every seed of an experiment (or reuses finished runs), chooses on dev, scores the choice on test.
+let runExperiment (runs: string) (settings: Settings) (e: Experiment) : ModelResult =
+    let results = [ for seed in settings.Seeds -> seed, runSeed runs e seed ]
+    let chosen = choose [ for seed, r in results -> seed, r.Dev ]
+    let chosenRun = results |> List.find (fun (s, _) -> s = chosen) |> snd
+
+    let perEmotion, wa, f1 =
+        report settings (splitOf (Path.Combine(chosenRun.Run, "dev.csv"))) (splitOf (Path.Combine(chosenRun.Run, "test.csv")))
+
+    {
+        Key = e.Key
+        Label = e.Label
+        Dataset = settings.Dataset
+        Seeds =
+            [|
+                for seed, r in results ->
+                    {
+                        Seed = seed
+                        Run = r.Run
+                        DevSelection = Metrics.selectionScore r.Dev
+                        TestWA = r.Test.AverageWA
+                        TestF1 = r.Test.AverageF1
+                    }
+            |]
+        Chosen = chosen
+        PerEmotion = perEmotion
+        AverageWA = wa
+        AverageF1 = f1
+    }
+
+/// Scores a finished transformer run with some modalities removed (stream weight 0); the predictions go to
+/// `<folder>/dev.csv` and `test.csv` (written once, reused after). The run folder itself is not touched.
+let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (key: string, label: string) : AblationResult =
+    let dev, test = Path.Combine(folder, "dev.csv"), Path.Combine(folder, "test.csv")
+
+    if not (File.Exists dev && File.Exists test) then
+        let c =
+            ofJson<FineTuning> run (File.ReadAllText(Path.Combine(run, RunFolder.ConfigFile)))
+
+        TorchRuntime.Initialize c.Threads
+        let device = Devices.Resolve c.Device
+        let config = modelConfig c.Model c.Inputs c.Modalities TaskWeights.EmotionOnly 1
+        use model = new MultiTaskModel(config)
+        model.load (Path.Combine(run, "best.bin")) |> ignore
+        model.``to`` device |> ignore
+        let w = config.Modalities
+
+        model.Encoder.Weights <- ModalityWeights(w.Audio, (if a.Video then w.Video else 0.0), (if a.Text then w.Text else 0.0))
+
+        let logits (x: EncoderInput) = model.EmotionLogits x
+        Directory.CreateDirectory folder |> ignore
+
+        for split, path in [ "valid", dev; "test", test ] do
+            use store = FeatureStore.Open(Path.Combine(c.Stores, split))
+            let data = EmotionData store
+            let scores = FineTune.predict split model logits data device c.Budget.BatchSize
+            FineTune.writePredictions path [| for i in 0 .. data.Count - 1 -> data.Id i |] scores
+
+    let perEmotion, wa, f1 = report settings (splitOf dev) (splitOf test)
+
+    {
+        Key = key
+        Label = label
+        Dataset = settings.Dataset
+        Modalities = a.Name
+        AverageWA = wa
+        AverageF1 = f1
+        PerEmotion = perEmotion
+    }
+
+/// Everything the tables and plots are built from, with where it came from.
+type Results =
+    {
+        Dataset: string
+        Command: string
+        Commit: string
+        Created: string
+        Seeds: int
+        BootstrapResamples: int
+        Models: ModelResult[]
+        Ablations: AblationResult[]
+        /// The pre-training run's held-out metrics (cer, speaker_accuracy, ...) and its folder.
+        Pretraining: Collections.Generic.IDictionary<string, float>
+        PretrainingRun: string
+    }
+
+let private json =
+    JsonSerializerOptions(WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower)
+
+/// Writes results as JSON, atomically.
+let write (path: string) (r: Results) =
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path))
+    |> ignore
+
+    let temp = path + ".tmp"
+    File.WriteAllText(temp, JsonSerializer.Serialize(r, json))
+    File.Move(temp, path, true)
+
+/// Reads results written by `write`.
+let read (path: string) : Results =
+    try
+        JsonSerializer.Deserialize<Results>(File.ReadAllText path, json)
+    with :? JsonException as e ->
+        raise (InvalidDataException($"{path}: not a results file: {e.Message}", e))
