@@ -1,0 +1,118 @@
+module Research.Model.Tests.ProtocolTests
+
+open System
+open System.IO
+open Expecto
+open Research.Model.Demo
+open Research.Experiments
+open Research.Experiments.Config
+open Research.Experiments.Protocol
+
+let private report (wa: float) (f1: float) : Metrics.Report =
+    {
+        Split = "dev"
+        PerEmotion = [||]
+        AverageWA = wa
+        AverageF1 = f1
+    }
+
+let private copyDirectory (source: string) (target: string) =
+    Directory.CreateDirectory target |> ignore
+
+    for file in Directory.GetFiles source do
+        File.Copy(file, Path.Combine(target, Path.GetFileName file))
+
+/// The tiny demo corpus's emotion stores (built once per test process).
+let private stores =
+    lazy
+        (let folder, _ = Demo.DemoCorpusTests.tinyCorpus ()
+
+         let prepared =
+             Prepare.run
+                 {
+                     Folder = folder
+                     Options = DemoCorpusOptions.Tiny
+                     Workers = 1
+                 }
+
+         Path.GetDirectoryName(prepared.EmotionStores["train"]))
+
+let private tinyRun (root: string) (name: string) (emotionStores: string) =
+    let c =
+        { scratch demoFineTuning with
+            Name = name
+            Stores = emotionStores
+            Model =
+                { demoModel with
+                    DModel = 16
+                    Heads = 2
+                    FeedForward = 16
+                    AudioLayers = 1
+                    CrossModalLayers = 1
+                }
+            Budget =
+                { demoFineTuning.Budget with
+                    Steps = 12
+                    BatchSize = 2
+                    Warmup = 4
+                    LrFactor = 2.0
+                    EvaluateEvery = 3
+                    CheckpointEvery = 6
+                }
+            Seed = 4
+            Threads = Environment.ProcessorCount
+        }
+
+    FineTune.run root c
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "Protocol"
+        [
+            test "the chosen seed is the best by dev (WA + F1) / 2; ties go to the smaller seed" {
+                Expect.equal (choose [ 3, report 0.6 0.7; 1, report 0.7 0.5; 2, report 0.5 0.9 ]) 2 "best mean"
+                Expect.equal (choose [ 5, report 0.6 0.6; 4, report 0.7 0.5 ]) 4 "tie → smaller seed"
+                Expect.throwsT<ArgumentException> (fun () -> choose [] |> ignore) "no runs"
+            }
+
+            test "test labels never change thresholds, the chosen step or dev predictions" {
+                // Two runs that differ only in their test split: the second's test split is the training split
+                // (other items, other labels). Everything chosen on dev must come out the same.
+                let root =
+                    Path.Combine(Path.GetTempPath(), $"protocol-tests-{Environment.ProcessId}")
+
+                try
+                    let original = stores.Force()
+                    let swapped = Path.Combine(root, "stores-swapped")
+                    copyDirectory (Path.Combine(original, "train")) (Path.Combine(swapped, "train"))
+                    copyDirectory (Path.Combine(original, "valid")) (Path.Combine(swapped, "valid"))
+                    copyDirectory (Path.Combine(original, "train")) (Path.Combine(swapped, "test"))
+                    let a = tinyRun root "a" original
+                    let b = tinyRun root "b" swapped
+
+                    let bestStep (run: string) =
+                        Research.Model.Training.RunFolder.ReadMetrics(run).GetProperty("best_step").GetInt64()
+
+                    Expect.equal (bestStep b.Run) (bestStep a.Run) "same chosen step"
+
+                    Expect.equal
+                        (File.ReadAllText(Path.Combine(b.Run, "dev.csv")))
+                        (File.ReadAllText(Path.Combine(a.Run, "dev.csv")))
+                        "identical dev predictions"
+
+                    Expect.notEqual
+                        (File.ReadAllText(Path.Combine(b.Run, "test.csv")))
+                        (File.ReadAllText(Path.Combine(a.Run, "test.csv")))
+                        "the test splits did differ"
+
+                    let thresholds (r: FineTune.Result) =
+                        r.Test.PerEmotion |> Array.map (fun e -> e.WAThreshold, e.F1Threshold)
+
+                    Expect.equal (thresholds b) (thresholds a) "same thresholds applied to test"
+                finally
+                    if Directory.Exists root then
+                        Directory.Delete(root, true)
+            }
+        ]

@@ -1,0 +1,185 @@
+module Research.Model.Tests.TablesTests
+
+open System
+open Expecto
+open Research.Experiments
+open Research.Experiments.Protocol
+
+let private est v lo hi : Estimate = { Value = v; Low = lo; High = hi }
+
+/// A model result whose six emotions have WA = base + 0.01·e and F1 = base + 0.1 + 0.01·e (fractions).
+let private modelResult key label (b: float) : ModelResult =
+    let per =
+        Metrics.emotions
+        |> Array.mapi (fun e name ->
+            {
+                Emotion = name
+                WA = est (b + 0.01 * float e) 0.0 1.0
+                F1 = est (b + 0.1 + 0.01 * float e) 0.0 1.0
+            })
+
+    {
+        Key = key
+        Label = label
+        Dataset = "fixture data"
+        Seeds =
+            [|
+                {
+                    Seed = 1
+                    Run = "r1"
+                    DevSelection = 0.5
+                    TestWA = 0.60
+                    TestF1 = 0.70
+                }
+                {
+                    Seed = 2
+                    Run = "r2"
+                    DevSelection = 0.6
+                    TestWA = 0.64
+                    TestF1 = 0.74
+                }
+            |]
+        Chosen = 2
+        PerEmotion = per
+        AverageWA = est (b + 0.025) (b - 0.02) (b + 0.07)
+        AverageF1 = est (b + 0.125) (b + 0.08) (b + 0.17)
+    }
+
+let private ablation key label modalities (wa: float) (f1: float) : AblationResult =
+    {
+        Key = key
+        Label = label
+        Dataset = "fixture data"
+        Modalities = modalities
+        AverageWA = est wa 0.0 1.0
+        AverageF1 = est f1 0.0 1.0
+        PerEmotion = [||]
+    }
+
+let fixture: Results =
+    {
+        Dataset = "fixture data"
+        Command = "dotnet fsi scripts/reproduce.fsx --seeds 2"
+        Commit = "abc123"
+        Created = "2026-11-24 10:00 +00:00"
+        Seeds = 2
+        BootstrapResamples = 1000
+        Models =
+            [|
+                modelResult Tables.lateFusionKey "Late Fusion" 0.50
+                modelResult Tables.scratchKey "TF" 0.55
+                modelResult Tables.pretrainedKey "Embeddings from the Multi-task model" 0.6
+            |]
+        Ablations =
+            [|
+                for key, label, shift in
+                    [
+                        Tables.scratchKey, "TF", 0.0
+                        Tables.pretrainedKey, "Embeddings from the Multi-task model", 0.01
+                    ] do
+                    for i, m in List.indexed [ "A"; "A+V"; "A+T"; "A+V+T" ] ->
+                        ablation key label m (0.5 + 0.05 * float i + shift) (0.7 + 0.02 * float i + shift)
+            |]
+        Pretraining = Collections.Generic.Dictionary(dict [ "cer", 0.5 ])
+        PretrainingRun = "runs/pretrain"
+    }
+
+let private lines (text: string) = text.Split('\n') |> List.ofArray
+
+[<Tests>]
+let tests =
+    testList
+        "Tables"
+        [
+            test "Table 1: the paper's rows, then ours, in the paper's layout with percentages to one decimal" {
+                let md = Tables.markdown fixture (Tables.table1 fixture)
+
+                let expected =
+                    [
+                        "| Model | Dataset | Happy WA | Happy F1 | Sad WA | Sad F1 | Anger WA | Anger F1 | Surprise WA | Surprise F1 | Disgust WA | Disgust F1 | Fear WA | Fear F1 | Average WA | Average F1 |"
+                        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                        "| M-ELMo + NN [10] (A+T) | CMU-MOSEI (paper) | 67.0 | 65.2 | 63.1 | 72.0 | 65.8 | 74.7 | 63.8 | 83.3 | 74.2 | 81.7 | 63.2 | 85.1 | 66.2 | 77.0 |"
+                        "| Graph-MFN [21] | CMU-MOSEI (paper) | 66.3 | 66.3 | 60.4 | 66.9 | 62.6 | 72.8 | 53.7 | 85.5 | 69.1 | 76.6 | 62.0 | 89.9 | 62.3 | 76.3 |"
+                        "| CIM-Att-STL [15] | CMU-MOSEI (paper) | 53.6 | 67.0 | 61.4 | 72.4 | 66.8 | 75.9 | 60.6 | 86.0 | 72.7 | 81.9 | 62.2 | 87.9 | 62.8 | 78.6 |"
+                        "| Late Fusion | CMU-MOSEI (paper) | 66.2 | 66.3 | 63.7 | 71.8 | 66.2 | 73.6 | 62.2 | 87.8 | 74.1 | 83.3 | 62.3 | 86.6 | 65.8 | 78.2 |"
+                        "| TF | CMU-MOSEI (paper) | 67.8 | 67.5 | 63.9 | 72.9 | 66.8 | 74.5 | 60.6 | 88.0 | 74.8 | 82.3 | 64.4 | 86.1 | 66.4 | 78.5 |"
+                        "| Late Fusion | fixture data | 50.0 | 60.0 | 51.0 | 61.0 | 52.0 | 62.0 | 53.0 | 63.0 | 54.0 | 64.0 | 55.0 | 65.0 | 52.5 | 62.5 |"
+                        "| TF | fixture data | 55.0 | 65.0 | 56.0 | 66.0 | 57.0 | 67.0 | 58.0 | 68.0 | 59.0 | 69.0 | 60.0 | 70.0 | 57.5 | 67.5 |"
+                        ""
+                        "Our rows' averages with 95 % bootstrap intervals (chosen seed) and the spread across seeds (mean ± sd):"
+                        ""
+                        "| Model | Dataset | Average WA | 95 % CI | Average F1 | 95 % CI | seeds | WA across seeds | F1 across seeds |"
+                        "|---|---|---:|---|---:|---|---:|---|---|"
+                        "| Late Fusion | fixture data | 52.5 | [48.0, 57.0] | 62.5 | [58.0, 67.0] | 2 | 62.0 ± 2.8 | 72.0 ± 2.8 |"
+                        "| TF | fixture data | 57.5 | [53.0, 62.0] | 67.5 | [63.0, 72.0] | 2 | 62.0 ± 2.8 | 72.0 ± 2.8 |"
+                        ""
+                    ]
+
+                let got = lines md
+                Expect.equal (got |> List.skipWhile (fun l -> not (l.StartsWith "| Model"))) expected "table body"
+                Expect.stringStarts md "# Table 1: Baseline results" "title"
+
+                Expect.isTrue
+                    (md.Contains "`dotnet fsi scripts/reproduce.fsx --seeds 2` at commit abc123")
+                    "names the command and the commit"
+            }
+
+            test "Table 2 compares the TF baseline with the pre-trained model" {
+                let rows =
+                    lines (Tables.markdown fixture (Tables.table2 fixture))
+                    |> List.filter (fun l -> l.StartsWith "| " && l.Contains "fixture data")
+
+                Expect.equal
+                    (rows |> List.take 2)
+                    [
+                        "| Baseline | fixture data | 55.0 | 65.0 | 56.0 | 66.0 | 57.0 | 67.0 | 58.0 | 68.0 | 59.0 | 69.0 | 60.0 | 70.0 | 57.5 | 67.5 |"
+                        "| Embeddings from the Multi-task model | fixture data | 60.0 | 70.0 | 61.0 | 71.0 | 62.0 | 72.0 | 63.0 | 73.0 | 64.0 | 74.0 | 65.0 | 75.0 | 62.5 | 72.5 |"
+                    ]
+                    "our two rows"
+            }
+
+            test "Table 3: averages per modality subset, paper rows first" {
+                let md = Tables.markdown fixture (Tables.table3 fixture)
+
+                let expected =
+                    [
+                        "| Model | Dataset | A WA | A F1 | A+V WA | A+V F1 | A+T WA | A+T F1 | A+V+T WA | A+V+T F1 |"
+                        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+                        "| Baseline | CMU-MOSEI (paper) | 57.2 | 74.4 | 60.3 | 76.3 | 65.8 | 77.8 | 66.5 | 78.5 |"
+                        "| Embeddings from the Multi-task model | CMU-MOSEI (paper) | 57.6 | 75.1 | 60.9 | 76.4 | 66.2 | 78.4 | 67.1 | 78.8 |"
+                        "| Baseline | fixture data | 50.0 | 70.0 | 55.0 | 72.0 | 60.0 | 74.0 | 65.0 | 76.0 |"
+                        "| Embeddings from the Multi-task model | fixture data | 51.0 | 71.0 | 56.0 | 73.0 | 61.0 | 75.0 | 66.0 | 77.0 |"
+                        ""
+                    ]
+
+                Expect.equal (lines md |> List.skipWhile (fun l -> not (l.StartsWith "| Model"))) expected "table body"
+            }
+
+            test "a missing ablation shows as a dash, and CSV and LaTeX carry the same numbers" {
+                let partial =
+                    { fixture with
+                        Ablations = fixture.Ablations |> Array.filter (fun a -> a.Modalities <> "A+V")
+                    }
+
+                let md = Tables.markdown partial (Tables.table3 partial)
+                Expect.isTrue (md.Contains "| Baseline | fixture data | 50.0 | 70.0 | – | – | 60.0 | 74.0 |") "dash"
+                let csv = Tables.csv fixture (Tables.table1 fixture)
+                Expect.isTrue (csv.Contains "\nTF,fixture data,55.0,65.0,56.0,66.0,") "csv row"
+                Expect.isTrue (csv.StartsWith "# Made by") "provenance comment"
+                let tex = Tables.latex fixture (Tables.table1 fixture)
+                Expect.isTrue (tex.Contains "TF & fixture data & 55.0 & 65.0 & 56.0") "latex row"
+                Expect.isTrue (tex.Contains "M-ELMo + NN [10] (A+T) & CMU-MOSEI (paper) & 67.0") "latex reference row"
+            }
+
+            test "results survive a JSON round trip" {
+                let path = IO.Path.GetTempFileName()
+
+                try
+                    write path fixture
+                    let back = read path
+                    Expect.equal (Tables.markdown back (Tables.table1 back)) (Tables.markdown fixture (Tables.table1 fixture)) "same table"
+                    Expect.equal back.Models.[2].PerEmotion.[5].F1.Value fixture.Models.[2].PerEmotion.[5].F1.Value "value"
+                finally
+                    IO.File.Delete path
+            }
+        ]
