@@ -47,6 +47,26 @@ public sealed class CrossModalTransformer : nn.Module<Tensor, Tensor, Tensor, Te
         return Pooling.ZeroPadding(final_norm.forward(x), audioPadding);
     }
 
+    /// <summary>
+    /// Cross-modal attention probabilities of every layer for a batch, (B, H, Ta, Ts) each, computed as forward
+    /// computes them (same source embedding, same key-padding mask; dropout is not applied, as in evaluation mode).
+    /// Each row of a valid audio step sums to 1 over the item's valid source steps and is 0 on padded ones; rows of
+    /// padded audio steps are 0. An item without source steps is an error naming it, as in forward.
+    /// </summary>
+    public Tensor[] AttentionMaps(Tensor audio, Tensor audioPadding, Tensor source, Tensor sourcePadding)
+    {
+        Shapes.RequireSequence(source, sourcePadding, source_proj.in_features, modality);
+        Shapes.RequireSequence(audio, audioPadding, audio.shape[^1], "audio");
+        Masks.RequireNonEmpty(sourcePadding, modality);
+        var queryPadding = audioPadding.unsqueeze(1).unsqueeze(-1); // (B, 1, Ta, 1)
+        var maps = AttentionWeights(audio, source, sourcePadding);
+        for (int i = 0; i < maps.Length; i++)
+        {
+            maps[i] = maps[i].masked_fill(queryPadding, 0.0);
+        }
+        return maps;
+    }
+
     /// <summary>Cross-modal attention weights of every layer, (B, H, Ta, Ts) each.</summary>
     public Tensor[] AttentionWeights(Tensor audio, Tensor source, Tensor sourcePadding)
     {

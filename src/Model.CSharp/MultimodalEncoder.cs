@@ -62,6 +62,26 @@ public sealed class MultimodalEncoder : nn.Module<EncoderInput, EncoderOutput>
         }
     }
 
+    /// <summary>
+    /// Per-layer cross-modal attention probabilities of a batch (see <see cref="CrossModalTransformer.AttentionMaps"/>):
+    /// for each branch that was built and whose input the batch has, one (B, H, Ta, Tv or Tt) tensor per layer; null
+    /// for the others. The audio stream is this encoder's audio output, as in forward. A branch whose weight is 0 but
+    /// that was built is still shown (its maps do not depend on the weights).
+    /// </summary>
+    public CrossModalAttention AttentionMaps(EncoderInput input)
+    {
+        var a = audio.forward(input.Audio.Features, input.Audio.Padding);
+        var v =
+            video is not null && input.Video is not null
+                ? video.AttentionMaps(a, input.Audio.Padding, input.Video.Features, input.Video.Padding)
+                : null;
+        var t =
+            text is not null && input.Text is not null
+                ? text.AttentionMaps(a, input.Audio.Padding, input.Text.Features, input.Text.Padding)
+                : null;
+        return new CrossModalAttention(v, t);
+    }
+
     public override EncoderOutput forward(EncoderInput input)
     {
         var a = audio.forward(input.Audio.Features, input.Audio.Padding);

@@ -1,0 +1,175 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Research.Model.Data;
+using static TorchSharp.torch;
+
+namespace Research.Model.Embeddings;
+
+/// <summary>
+/// Embeddings from the joint encoder: per item the mean over valid audio steps of the fused output
+/// (Σ modality weight × stream), and on request the fused output per audio step. The encoder runs in evaluation mode
+/// (its previous mode is restored afterwards) without gradients, one dispose scope per batch. Which modalities enter
+/// is the encoder's <see cref="MultimodalEncoder.Weights"/>: a modality whose weight is 0 is neither read nor computed.
+/// </summary>
+public static class EmbeddingExtractor
+{
+    /// <summary>The store modalities a set of weights reads: audio always, video and text when their weight is positive.</summary>
+    public static string[] ModalitiesRead(ModalityWeights weights)
+    {
+        var result = new List<string> { CorpusFeatures.Audio };
+        if (weights.Video > 0)
+        {
+            result.Add(CorpusFeatures.Video);
+        }
+        if (weights.Text > 0)
+        {
+            result.Add(CorpusFeatures.Text);
+        }
+        return result.ToArray();
+    }
+
+    /// <summary>
+    /// Checks, without reading features, that the store has every modality the weights read and that each of the
+    /// items has at least one frame of each: an error names the store, the item and the modality.
+    /// </summary>
+    public static void RequireFrames(FeatureStore store, IReadOnlyList<int> items, ModalityWeights weights)
+    {
+        foreach (var modality in ModalitiesRead(weights))
+        {
+            if (!store.Modalities.Contains(modality))
+            {
+                throw new InvalidDataException(
+                    $"feature store {store.Directory} has no '{modality}' features (it has: {string.Join(", ", store.Modalities)})"
+                        + (modality == CorpusFeatures.Audio ? "; the encoder needs audio" : $"; give the {modality} weight 0")
+                );
+            }
+            var lengths = store.Lengths(modality);
+            foreach (int item in items)
+            {
+                if (item < 0 || item >= store.Count)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(items), item, $"feature store {store.Directory} has {store.Count} items");
+                }
+                if (lengths[item] < 1)
+                {
+                    string what = lengths[item] < 0 ? "no" : "empty (0-frame)";
+                    throw new InvalidDataException(
+                        $"feature store {store.Directory}: item '{store.Ids[item]}' (#{item}) has {what} '{modality}' features, "
+                            + (
+                                modality == CorpusFeatures.Audio
+                                    ? "and the encoder needs audio"
+                                    : $"which the embedding uses (weight {Weight(weights, modality)}); leave {modality} out of the modalities or drop the item"
+                            )
+                    );
+                }
+            }
+        }
+    }
+
+    static double Weight(ModalityWeights w, string modality) =>
+        modality switch
+        {
+            CorpusFeatures.Video => w.Video,
+            CorpusFeatures.Text => w.Text,
+            _ => w.Audio,
+        };
+
+    /// <summary>Audio steps of the items together: the rows of a frame-level output.</summary>
+    public static long AudioSteps(FeatureStore store, IReadOnlyList<int> items)
+    {
+        var lengths = store.Lengths(CorpusFeatures.Audio);
+        return items.Sum(i => (long)Math.Max(0, lengths[i]));
+    }
+
+    /// <summary>
+    /// Embeds <paramref name="items"/> (store positions) in the order given. Checks every item first
+    /// (<see cref="RequireFrames"/>), then computes lazily as the result is enumerated: windows of
+    /// <see cref="EmbeddingOptions.Window"/> items are sorted by audio length into batches and returned in order.
+    /// </summary>
+    public static IEnumerable<ItemEmbedding> Embed(
+        MultimodalEncoder encoder,
+        FeatureStore store,
+        IReadOnlyList<int> items,
+        EmbeddingOptions? options = null
+    )
+    {
+        var o = options ?? new EmbeddingOptions();
+        o.Validate();
+        RequireFrames(store, items, encoder.Weights);
+        return Iterate(encoder, store, items.ToArray(), o);
+    }
+
+    static IEnumerable<ItemEmbedding> Iterate(MultimodalEncoder encoder, FeatureStore store, int[] items, EmbeddingOptions o)
+    {
+        var lengths = store.Lengths(CorpusFeatures.Audio);
+        var device = encoder.parameters().First().device;
+        bool wasTraining = encoder.training;
+        encoder.eval();
+        try
+        {
+            for (int start = 0; start < items.Length; start += o.Window)
+            {
+                int count = Math.Min(o.Window, items.Length - start);
+                var order = Enumerable.Range(start, count).OrderBy(k => lengths[items[k]]).ToArray();
+                var results = new ItemEmbedding[count];
+                for (int b = 0; b < order.Length; b += o.BatchSize)
+                {
+                    var batch = order.Skip(b).Take(o.BatchSize).ToArray();
+                    var embedded = EmbedBatch(encoder, store, batch.Select(k => items[k]).ToArray(), device, o.Frames);
+                    for (int j = 0; j < batch.Length; j++)
+                    {
+                        results[batch[j] - start] = embedded[j];
+                    }
+                }
+                foreach (var r in results)
+                {
+                    yield return r;
+                }
+            }
+        }
+        finally
+        {
+            if (wasTraining)
+            {
+                encoder.train();
+            }
+        }
+    }
+
+    /// <summary>One forward pass over store items; results in the order of <paramref name="batch"/>.</summary>
+    static ItemEmbedding[] EmbedBatch(MultimodalEncoder encoder, FeatureStore store, int[] batch, Device device, bool frames)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var w = encoder.Weights;
+        Sequence Load(string modality) => Sequence.FromArrays(batch.Select(i => store.Read(i, modality)).ToArray(), device);
+        var input = new EncoderInput(
+            Load(CorpusFeatures.Audio),
+            w.Video > 0 ? Load(CorpusFeatures.Video) : null,
+            w.Text > 0 ? Load(CorpusFeatures.Text) : null
+        );
+        var output = encoder.forward(input);
+        var pooled = Pooling.MaskedMean(output.Fused, output.Padding).cpu().contiguous(); // (B, D)
+        int d = (int)pooled.shape[1];
+        var means = pooled.data<float>().ToArray();
+        var steps = input.Audio.Lengths.cpu().data<long>().ToArray();
+        float[]? fused = frames ? output.Fused.cpu().contiguous().data<float>().ToArray() : null; // (B, T, D)
+        long maxSteps = output.Fused.shape[1];
+        var result = new ItemEmbedding[batch.Length];
+        for (int j = 0; j < batch.Length; j++)
+        {
+            var mean = new float[d];
+            Array.Copy(means, (long)j * d, mean, 0, d);
+            float[,]? itemFrames = null;
+            if (fused is not null)
+            {
+                itemFrames = new float[steps[j], d];
+                Buffer.BlockCopy(fused, (int)(j * maxSteps * d * sizeof(float)), itemFrames, 0, (int)(steps[j] * d * sizeof(float)));
+            }
+            result[j] = new ItemEmbedding(batch[j], store.Ids[batch[j]], mean, itemFrames);
+        }
+        return result;
+    }
+}
