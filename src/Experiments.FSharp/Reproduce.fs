@@ -179,8 +179,17 @@ let run (job: Job) : Results =
     Directory.CreateDirectory job.Tables |> ignore
     write (Path.Combine(job.Tables, "results.json")) results
 
-    for path in Tables.writeAll job.Tables results do
+    let tables = Tables.writeAll job.Tables results
+
+    for path in tables do
         say "    %s" path
+
+    let figures = Figures.all job.Tables results
+
+    for f in figures do
+        say "    %s%s" (Path.Combine(job.Tables, f.Html)) (if f.Png.IsSome then " (+ PNG)" else "")
+
+    say "    %s" (Figures.index job.Tables results tables figures)
 
     say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))
     results
