@@ -135,3 +135,63 @@ let run (s: Settings) : Prepared =
         EmotionStores = results.Keys |> Seq.map (fun k -> k, Path.Combine(emotionRoot, k)) |> Map.ofSeq
         FrontEnd = frontEnd
     }
+
+/// Real corpora named on the command line: a Kaldi-style pre-training directory (wav.scp, text, utt2spk; video.scp
+/// for faces) and a folder of CMU-MOSEI .csd files with its folds JSON.
+type RealData =
+    {
+        PretrainDir: string
+        Mosei: string
+        Folds: string
+        /// GloVe text file (300-d) for the pre-training transcripts.
+        GloVe: string
+        /// Converted VGG-16 weights (tools/convert_vgg16.py) for the pre-training videos; "" = grey levels.
+        Vgg16: string
+        /// Video frame rate, and the side of the grey-level images used when there are no VGG-16 weights.
+        VideoFps: float
+        VisualSide: int
+        /// The .csd roots of the MOSEI modalities (audio must be the 200-d stacked LFBE the model takes).
+        Roots: MoseiOptions
+        /// Where the feature stores go.
+        Features: string
+    }
+
+/// Builds (or reuses) the feature stores of real corpora; returns the pre-training store and the emotion root.
+let real (r: RealData) (workers: int) =
+    let clock = Stopwatch.StartNew()
+
+    let frontEnd =
+        FrontEndOptions(
+            WordVectors = r.GloVe,
+            Vgg16Weights = (if r.Vgg16 = "" then null else r.Vgg16),
+            VideoFps = r.VideoFps,
+            VisualSide = r.VisualSide
+        )
+
+    let dir = KaldiDataDir.Load r.PretrainDir
+    let pretrainStore = Path.Combine(r.Features, "pretrain")
+
+    let result, oov =
+        CorpusFeatures.BuildPretraining(dir, pretrainStore, frontEnd, workers, progressOf "pre-training" clock).ToTuple()
+
+    oov.WriteJson(Path.Combine(r.Features, "pretrain-oov.json"), frontEnd.WordVectors)
+    printfn "%s pre-training store: %d computed, %d reused" (stamp clock) result.Computed result.Reused
+    let emotionRoot = Path.Combine(r.Features, "emotion")
+
+    for KeyValue(fold, res) in CorpusFeatures.BuildEmotion(r.Mosei, r.Folds, r.Roots, emotionRoot, progressOf "emotion" clock) do
+        printfn "%s emotion store %s: %d computed, %d reused" (stamp clock) fold res.Computed res.Reused
+
+    r.PretrainDir, pretrainStore, emotionRoot
+
+/// The input dimensions of a store (audio, video, text columns).
+let inputsOf (store: string) : Config.Inputs =
+    use s = FeatureStore.Open store
+
+    let columns m =
+        if s.Modalities |> Seq.contains m then s.Columns m else 1
+
+    {
+        AudioDim = columns "audio"
+        VideoDim = columns "video"
+        TextDim = columns "text"
+    }

@@ -8,14 +8,19 @@ open System
 open System.Diagnostics
 open System.IO
 open Research.Model
+open Research.Model.Data
 open Research.Model.Demo
 open Research.Model.Training
 open Research.Experiments.Config
 open Research.Experiments.Protocol
 
 let usage =
-    "usage: dotnet fsi scripts/reproduce.fsx [--seeds N|paper] [--data DIR] [--corpus default|tiny]\n"
+    "usage: dotnet fsi scripts/reproduce.fsx [--seeds N|paper] [--preset demo|paper] [--data DIR] [--corpus default|tiny]\n"
     + "       [--runs DIR] [--tables DIR] [--workers N] [--pretrain-steps N] [--finetune-steps N]\n"
+    + "       real data instead of the demo corpus: --pretrain-data KALDI_DIR --mosei CSD_DIR --folds FOLDS.json\n"
+    + "       --glove GLOVE.txt [--vgg16 WEIGHTS] [--mosei-audio ROOT (LFBE)] [--mosei-video ROOT (VGG16)]\n"
+    + "       [--mosei-text ROOT (glove_vectors)] [--video-fps 25] [--visual-side 64 (grey levels without --vgg16)];\n"
+    + "       features go to --data (default data/real)/features.\n"
     + "       Runs generation (when absent) → pre-training → fine-tuning and both baselines from N seeds (default 3;\n"
     + "       --seeds paper: the paper's 10) → ablations → Tables 1–3, plots and index.html in --tables (default\n"
     + "       paper-tables). Finished runs under --runs (default runs/reproduce-demo) are reused, unfinished ones resume.\n"
@@ -27,6 +32,8 @@ type Job =
         /// Demo corpus folder and size.
         Data: string
         Corpus: DemoCorpusOptions
+        /// Real corpora instead of the demo (None = the demo corpus).
+        Real: Prepare.RealData option
         Workers: int
         Runs: string
         Tables: string
@@ -72,25 +79,45 @@ let run (job: Job) : Results =
     let say fmt =
         Printf.kprintf (fun s -> printfn "%s %s" (stamp clock) s) fmt
 
-    say "1/5 data: demo corpus in %s" job.Data
+    let pretrainDir, pretrainStore, emotionRoot, dataset =
+        match job.Real with
+        | None ->
+            say "1/5 data: demo corpus in %s" job.Data
 
-    let prepared =
-        Prepare.run
-            {
-                Folder = job.Data
-                Options = job.Corpus
-                Workers = job.Workers
-            }
+            let prepared =
+                Prepare.run
+                    {
+                        Folder = job.Data
+                        Options = job.Corpus
+                        Workers = job.Workers
+                    }
 
-    let dataset =
-        $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})"
+            prepared.PretrainDir,
+            prepared.PretrainStore,
+            Path.GetDirectoryName(prepared.EmotionStores["train"]),
+            $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})"
+        | Some r ->
+            say "1/5 data: pre-training %s, CMU-MOSEI %s; features in %s" r.PretrainDir r.Mosei r.Features
+            let dir, store, emotion = Prepare.real r job.Workers
+            dir, store, emotion, $"MOSEI-format .csd ({r.Mosei}); pre-training on {r.PretrainDir}"
 
-    let emotionRoot = Path.GetDirectoryName(prepared.EmotionStores["train"])
+    // The input sizes come from the data: both corpora must give the model the same feature sizes.
+    let inputs = Prepare.inputsOf (Path.Combine(emotionRoot, "train"))
+    let pretrainInputs = Prepare.inputsOf pretrainStore
+
+    if inputs <> pretrainInputs then
+        failwithf
+            "the pre-training features (%A, %s) and the emotion features (%A, %s) differ in size; the encoder needs the same"
+            pretrainInputs
+            pretrainStore
+            inputs
+            emotionRoot
 
     let pretraining =
         { job.Pretraining with
-            DataDir = prepared.PretrainDir
-            Store = prepared.PretrainStore
+            DataDir = pretrainDir
+            Store = pretrainStore
+            Inputs = inputs
         }
 
     say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
@@ -103,10 +130,12 @@ let run (job: Job) : Results =
             FineTuning =
                 { job.FineTuning with
                     Stores = emotionRoot
+                    Inputs = inputs
                 }
             LateFusion =
                 { job.LateFusion with
                     Stores = emotionRoot
+                    Inputs = inputs
                 }
         }
 
@@ -199,6 +228,7 @@ let defaults =
     {
         Data = Path.Combine("data", "demo")
         Corpus = DemoCorpusOptions()
+        Real = None
         Workers = Environment.ProcessorCount
         Runs = Path.Combine("runs", "reproduce-demo")
         Tables = "paper-tables"
@@ -229,6 +259,17 @@ let main (argv: string array) : int =
                     "workers"
                     "pretrain-steps"
                     "finetune-steps"
+                    "preset"
+                    "pretrain-data"
+                    "mosei"
+                    "folds"
+                    "glove"
+                    "vgg16"
+                    "mosei-audio"
+                    "mosei-video"
+                    "mosei-text"
+                    "video-fps"
+                    "visual-side"
                 ]
                 argv
 
@@ -262,27 +303,74 @@ let main (argv: string array) : int =
                 CheckpointEvery = min b.CheckpointEvery steps
             }
 
+        let preTraining, fineTuning, lateFusion =
+            match f.Get("preset", "demo") with
+            | "demo" -> defaults.Pretraining, defaults.FineTuning, defaults.LateFusion
+            | "paper" ->
+                { paperPretraining with
+                    Name = "pretrain"
+                },
+                paperFineTuning,
+                paperLateFusion
+            | other -> raise (Cli.UsageError $"--preset: unknown '{other}' (demo or paper)")
+
         let fineTuning =
-            { defaults.FineTuning with
-                Budget = budget defaults.FineTuning.Budget "finetune-steps"
+            { fineTuning with
+                Budget = budget fineTuning.Budget "finetune-steps"
             }
+
+        let real: Prepare.RealData option =
+            match
+                [ "pretrain-data"; "mosei"; "folds"; "glove" ]
+                |> List.filter f.Values.ContainsKey
+            with
+            | [] -> None
+            | [ _; _; _; _ ] ->
+                let roots =
+                    MoseiOptions(
+                        AudioRoot = f.Get("mosei-audio", "LFBE"),
+                        VideoRoot = f.Get("mosei-video", "VGG16"),
+                        TextRoot = f.Get("mosei-text", "glove_vectors")
+                    )
+
+                Some
+                    {
+                        PretrainDir = f.Get("pretrain-data", "")
+                        Mosei = f.Get("mosei", "")
+                        Folds = f.Get("folds", "")
+                        GloVe = f.Get("glove", "")
+                        Vgg16 = f.Get("vgg16", "")
+                        VideoFps = float (f.Int("video-fps", 25))
+                        VisualSide = f.Int("visual-side", 64)
+                        Roots = roots
+                        Features = Path.Combine(f.Get("data", Path.Combine("data", "real")), "features")
+                    }
+            | some ->
+                let given = String.Join(", ", some)
+                raise (Cli.UsageError $"real data needs --pretrain-data, --mosei, --folds and --glove together (got only {given})")
+
+        let runsDefault =
+            match real with
+            | None -> defaults.Runs
+            | Some _ -> Path.Combine("runs", "reproduce-real")
 
         let job =
             { defaults with
                 Data = f.Get("data", defaults.Data)
                 Corpus = corpus.With(corpus.Seed, workers)
+                Real = real
                 Workers = workers
-                Runs = f.Get("runs", defaults.Runs)
+                Runs = f.Get("runs", runsDefault)
                 Tables = f.Get("tables", defaults.Tables)
                 Seeds = seeds
                 Pretraining =
-                    { defaults.Pretraining with
-                        Budget = budget defaults.Pretraining.Budget "pretrain-steps"
+                    { preTraining with
+                        Budget = budget preTraining.Budget "pretrain-steps"
                     }
                 FineTuning = fineTuning
                 LateFusion =
-                    { defaults.LateFusion with
-                        Budget = fineTuning.Budget
+                    { lateFusion with
+                        Budget = budget lateFusion.Budget "finetune-steps"
                     }
                 Command = String.Join(" ", Array.append [| defaults.Command |] argv)
             }
