@@ -124,7 +124,7 @@ let tests =
 
                                     if i < ta then
                                         Expect.floatClose
-                                            Accuracy.high
+                                            { absolute = 1e-5; relative = 0.0 }
                                             (Array.sum row[.. ts - 1])
                                             1.0
                                             $"{name} layer {l} item {b} row {i} sums to 1"

@@ -123,14 +123,15 @@ let tests =
             }
 
             test "scripts/explore.fsx runs top to bottom on the tiny demo corpus and writes its charts" {
+                // The shared tiny corpus is only read: its stores are built here, in a folder of this test.
                 let folder, _ = Demo.DemoCorpusTests.tinyCorpus ()
                 let emotion = Path.Combine(folder, "emotion")
-                let stores = Path.Combine(folder, "features", "emotion")
+                use d = new TempDir()
+                let stores = d.Sub "emotion-stores"
 
                 CorpusFeatures.BuildEmotion(emotion, Path.Combine(emotion, "folds.json"), Demo.DemoCorpusTests.demoOptions, stores)
                 |> ignore
 
-                use d = new TempDir()
 
                 let demoSized =
                     ModelConfig(
