@@ -104,8 +104,9 @@ let pngSized (width: int) (height: int) (htmlPath: string) (pngPath: string) =
             with _ ->
                 ()
 
-/// Renders a saved HTML chart to PNG (1000 × 700) with headless Chromium; see `pngSized`.
-let png (htmlPath: string) (pngPath: string) = pngSized 1000 700 htmlPath pngPath
+/// Renders a saved HTML chart to PNG (1000 × 520: a chart of plotly's default height) with headless Chromium; see
+/// `pngSized`.
+let png (htmlPath: string) (pngPath: string) = pngSized 1000 520 htmlPath pngPath
 
 /// Tick positions and labels for an axis of n cells: every label when they fit, else about `most` of them.
 let private ticks (most: int) (labels: string array) =
