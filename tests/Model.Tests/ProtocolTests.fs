@@ -22,20 +22,27 @@ let private copyDirectory (source: string) (target: string) =
     for file in Directory.GetFiles source do
         File.Copy(file, Path.Combine(target, Path.GetFileName file))
 
-/// The tiny demo corpus's emotion stores (built once per test process).
+/// Emotion stores of the tiny demo corpus, built once per test process outside the shared corpus folder (the
+/// corpus tests check that its own stores are computed exactly once).
 let private stores =
     lazy
         (let folder, _ = Demo.DemoCorpusTests.tinyCorpus ()
 
-         let prepared =
-             Prepare.run
-                 {
-                     Folder = folder
-                     Options = DemoCorpusOptions.Tiny
-                     Workers = 1
-                 }
+         let root =
+             Path.Combine(Path.GetTempPath(), $"protocol-stores-{Environment.ProcessId}")
 
-         Path.GetDirectoryName(prepared.EmotionStores["train"]))
+         AppDomain.CurrentDomain.ProcessExit.Add(fun _ ->
+             try
+                 Directory.Delete(root, true)
+             with _ ->
+                 ())
+
+         let emotion = Path.Combine(folder, "emotion")
+
+         Research.Model.Data.CorpusFeatures.BuildEmotion(emotion, Path.Combine(emotion, "folds.json"), Prepare.demoMoseiOptions, root)
+         |> ignore
+
+         root)
 
 let private tinyRun (root: string) (name: string) (emotionStores: string) =
     let c =
