@@ -45,14 +45,19 @@ public sealed class MultiTaskCriterion
         new(config.Tasks, config.LabelSmoothing, emotionPositiveWeights, config.CtcWeight);
 
     /// <summary>
-    /// CTC of (B, T, C) logits against the ASR targets (characters then the end symbol, pad-filled): the end
+    /// CTC of (B, k·T, C) logits (k outputs per frame of the (B, T) padding mask) against the ASR targets (characters then the end symbol, pad-filled): the end
     /// symbol is not a CTC label; the pad symbol is the blank; frames come from the encoder's padding mask.
     /// Utterances too short for their transcript contribute zero (zero_infinity).
     /// </summary>
     public static Tensor Ctc(Tensor logits, Tensor padding, Tensor asrTarget)
     {
         var logProbs = logits.log_softmax(-1).transpose(0, 1); // (T, B, C)
-        var inputLengths = padding.logical_not().sum(1, type: ScalarType.Int64);
+        long perFrame = logits.shape[1] / padding.shape[1];
+        if (perFrame * padding.shape[1] != logits.shape[1])
+        {
+            throw new ArgumentException($"CTC: {logits.shape[1]} outputs for {padding.shape[1]} frames is not a whole number per frame");
+        }
+        var inputLengths = padding.logical_not().sum(1, type: ScalarType.Int64) * perFrame;
         var targetLengths = asrTarget.ne(CharVocabulary.Pad).sum(1, type: ScalarType.Int64) - 1;
         return F.ctc_loss(logProbs, asrTarget, inputLengths, targetLengths, blank: CharVocabulary.Pad, zero_infinity: true);
     }

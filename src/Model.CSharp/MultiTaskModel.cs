@@ -27,7 +27,7 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
             asr = new AsrDecoder("asr", config);
             if (config.CtcWeight > 0)
             {
-                ctc = nn.Linear(config.DModel, config.VocabSize);
+                ctc = nn.Linear(config.DModel, CtcOutputsPerFrame * config.VocabSize);
             }
         }
         if (config.Tasks.Speaker > 0)
@@ -40,6 +40,13 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
         }
         RegisterComponents();
     }
+
+    /// <summary>
+    /// CTC outputs per encoder frame. A stacked frame spans 50 ms and the demo's speech runs at about 1.2 frames per
+    /// character, too tight for CTC (a repeated character needs a blank between its copies; 8 % of the demo
+    /// utterances would have fewer frames than CTC needs): the CTC head emits 2 outputs per frame (25 ms each).
+    /// </summary>
+    public const int CtcOutputsPerFrame = 2;
 
     /// <summary>The configuration the model was built from.</summary>
     public ModelConfig Config { get; }
@@ -60,7 +67,11 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
         }
         var speakerLogits = speaker?.forward(enc.Fused, enc.Padding);
         var emotionLogits = emotion?.forward(enc.Fused, enc.Padding);
-        var ctcLogits = ctc is not null && asrInput is not null ? ctc.forward(enc.Fused) : null;
+        // (B, T, k·V) → (B, k·T, V): k CTC outputs per encoder frame.
+        var ctcLogits =
+            ctc is not null && asrInput is not null
+                ? ctc.forward(enc.Fused).reshape(enc.Fused.shape[0], CtcOutputsPerFrame * enc.Fused.shape[1], Config.VocabSize)
+                : null;
         return new ModelOutput(enc, asrLogits, speakerLogits, emotionLogits, ctcLogits);
     }
 

@@ -132,5 +132,27 @@ let tests =
                 // torch's 'mean' reduction divides each loss by its target length, then averages over the batch.
                 let expected = (nll 0L 5 [ 3L; 3L ] / 2.0 + nll 1L 4 [ 1L ] / 1.0) / 2.0
                 Expect.floatClose { absolute = 1e-5; relative = 1e-5 } ours expected "CTC = brute force"
+                // Two outputs per frame (the model's CTC head): 6 outputs over 3 frames, item 1 has 2 valid frames.
+                let padding3 =
+                    torch.tensor ([| false; false; false; false; false; true |], [| 2L; 3L |])
+
+                let logits6 = logits.narrow(1L, 0L, 3L).repeat(1L, 2L, 1L)
+                let p6 = logits6.softmax (-1)
+
+                let ours6 =
+                    MultiTaskCriterion.Ctc(logits6, padding3, target).item<float32>() |> float
+
+                let nll6 (b: int64) (outputs: int) (label: int64 list) =
+                    paths outputs
+                    |> List.filter (fun path -> collapse path = label)
+                    |> List.sumBy (fun path ->
+                        path
+                        |> List.mapi (fun t c -> p6.[b, int64 t, c].item<float32>() |> float)
+                        |> List.reduce (*))
+                    |> log
+                    |> (~-)
+
+                let expected6 = (nll6 0L 6 [ 3L; 3L ] / 2.0 + nll6 1L 4 [ 1L ] / 1.0) / 2.0
+                Expect.floatClose { absolute = 1e-5; relative = 1e-5 } ours6 expected6 "CTC with 2 outputs per frame"
             }
         ]
