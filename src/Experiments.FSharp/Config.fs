@@ -170,8 +170,8 @@ let paperPretraining =
 let demoPretraining =
     { paperPretraining with
         Name = "pretrain-demo"
-        // CTC beside the attention decoder: without it the decoder had not learned to attend to the audio within
-        // the demo's 2,000 steps (CER stayed above 1; README).
+        // CTC beside the attention decoder: with attention alone the decoder had not learned to attend to the audio
+        // within 2,000 steps (held-out CER stayed above 1; README). 4,000 steps: CER still falls steadily at 2,000.
         CtcWeight = 0.3
         DataDir = Path.Combine("data", "demo", "pretrain", "data")
         Store = Path.Combine("data", "demo", "features", "pretrain")
@@ -179,12 +179,12 @@ let demoPretraining =
         Inputs = demoInputs
         Budget =
             {
-                Steps = 2000
+                Steps = 4000
                 BatchSize = 16
                 Warmup = 300
                 LrFactor = 1.0
                 ClipNorm = 5.0
-                EvaluateEvery = 250
+                EvaluateEvery = 500
                 CheckpointEvery = 100
             }
     }
