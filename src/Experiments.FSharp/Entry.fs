@@ -20,6 +20,7 @@ type Entry =
                     "bench-lfbe", (BenchLfbe.main, BenchLfbe.usage)
                     "evaluate", (Evaluate.main, Evaluate.usage)
                     "bench-step", (BenchStep.main, BenchStep.usage)
+                    "bench", (Bench.main, Bench.usage)
                 ]
 
         match commands |> Map.tryFind command with
