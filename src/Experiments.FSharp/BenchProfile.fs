@@ -128,11 +128,34 @@ let private linearOn group name count (b: int64) (t: int64) (inDim: int64) (outD
         Both = fun () -> grads (layer.forward x)
     }
 
+/// n Linear(D, D) applied to the same (b, t, D) input as one product with their weights stacked (D → n·D), as
+/// MultiHeadAttention does with FuseProjections.
+let private stackedOn group name count (b: int64) (t: int64) (d: int64) (n: int) =
+    let layers = Array.init n (fun _ -> torch.nn.Linear(d, d))
+    let x = torch.randn ([| b; t; d |], requires_grad = true)
+
+    let run () =
+        torch.nn.functional.linear (
+            x,
+            torch.cat (layers |> Array.map (fun l -> l.weight :> Tensor), 0L),
+            torch.cat (layers |> Array.map (fun l -> l.bias :> Tensor), 0L)
+        )
+
+    {
+        Group = group
+        Name = name
+        Count = count
+        Flops = int64 n * Flops.Linear(b * t, d, d)
+        Forward = fun () -> run () |> ignore
+        Both = fun () -> grads (run ())
+    }
+
 let private lengthsMask (b: int) (t: int) =
     Masks.FromKeyPadding(Masks.PaddingFromLengths(SyntheticBatch.ItemLengths(b, t), int64 t))
 
-/// The components of one training step of the multi-task model at a batch shape.
-let components (c: ModelConfig) (shape: BatchShape) =
+/// The components of one training step of the multi-task model at a batch shape; `fused`: attention projections as
+/// MultiHeadAttention runs them with FuseProjections on (q/k/v or k/v stacked) or off (each on its own).
+let components (c: ModelConfig) (shape: BatchShape) (fused: bool) =
     let b = int64 shape.Batch
     let d = int64 c.DModel
     let ta, tv, tw = int64 shape.AudioSteps, int64 shape.VideoFrames, int64 shape.Words
@@ -166,6 +189,7 @@ let components (c: ModelConfig) (shape: BatchShape) =
         for name, count, tq, tk, mask, self in attentions do
             // The whole block (our MultiHeadAttention, train mode) ...
             let mha = new MultiHeadAttention("attention", d, c.Heads, c.Dropout)
+            mha.FuseProjections <- fused
             mha.train ()
             let q = torch.randn ([| b; tq; d |], requires_grad = true)
 
@@ -183,9 +207,19 @@ let components (c: ModelConfig) (shape: BatchShape) =
                 Forward = fun () -> mha.forward (q, m, mask) |> ignore
                 Both = fun () -> grads (mha.forward (q, m, mask))
             }
-            // ... and its four projections alone (query and output on the queries, key and value on the keys).
-            linearOn "attention projections (q, k, v, out)" $"{name}: q, out" (2 * count) b tq d d false
-            linearOn "attention projections (q, k, v, out)" $"{name}: k, v" (2 * count) b tk d d false
+            // ... and its four projections alone (query and output on the queries, key and value on the keys), as the
+            // block computes them.
+            let group = "attention projections (q, k, v, out)"
+
+            if fused && self then
+                stackedOn group $"{name}: q, k, v stacked" count b tq d 3
+                linearOn group $"{name}: out" count b tq d d false
+            elif fused then
+                linearOn group $"{name}: q, out" (2 * count) b tq d d false
+                stackedOn group $"{name}: k, v stacked" count b tk d 2
+            else
+                linearOn group $"{name}: q, out" (2 * count) b tq d d false
+                linearOn group $"{name}: k, v" (2 * count) b tk d d false
 
         let feedForward name count t =
             let block = new FeedForward("feed_forward", d, c.FeedForward, c.Dropout)
@@ -369,6 +403,89 @@ let minimal (c: ModelConfig) =
 let minimalShape =
     BatchShape(Batch = 2, AudioSteps = 4, VideoFrames = 4, Words = 2, Characters = 3)
 
+/// Sets MultiHeadAttention.FuseProjections on every attention block of a model.
+let setFused (model: torch.nn.Module) (on: bool) =
+    for struct (_, m) in model.named_modules () do
+        match m with
+        | :? MultiHeadAttention as a -> a.FuseProjections <- on
+        | _ -> ()
+
+/// Before and after the optimisation the profile led to (MultiHeadAttention.FuseProjections): training steps through
+/// TrainStep with the projections separate and fused, interleaved on one model and batch (off/on, then on/off, ...)
+/// so that both see the same load; and every attention block alone, forward + backward, both ways.
+let fusedProjections (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) =
+    use scope = torch.NewDisposeScope()
+    torch.manual_seed (int64 seed) |> ignore
+    use model = new MultiTaskModel(c)
+
+    let step =
+        TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
+
+    let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
+
+    let separate = ResizeArray<float>()
+    let fused = ResizeArray<float>()
+
+    let run on =
+        setFused model on
+        step.Run(input, targets).Milliseconds
+
+    for _ in 1 .. timing.Warmup do
+        run false |> ignore
+        run true |> ignore
+
+    for i in 1 .. timing.Repeats do
+        for on in (if i % 2 = 1 then [ false; true ] else [ true; false ]) do
+            (if on then fused else separate).Add(run on)
+
+        GC.Collect()
+
+    let blocks =
+        let attention on =
+            components c shape on
+            |> List.filter (fun k -> k.Group = "attention block (projections + core)")
+
+        List.zip (attention false) (attention true)
+        |> List.map (fun (a, b) -> a.Name, a.Count, time timing a.Both, time timing b.Both)
+
+    let before = spread "separate" (List.ofSeq separate)
+    let after = spread "fused" (List.ofSeq fused)
+
+    printfn
+        "    fused attention projections: step %.0f ms -> %.0f ms (%+.1f %%)"
+        before.Median
+        after.Median
+        (100.0 * (after.Median / before.Median - 1.0))
+
+    JsonObject(
+        dict
+            [
+                "what",
+                JsonValue.Create
+                    "MultiHeadAttention.FuseProjections: q, k, v of self-attention as one product (weights stacked, D -> 3D), k and v of cross-attention as one (D -> 2D); before = off, after = on (the default)"
+                :> JsonNode
+                "separate_ms_per_step", sampleJson "separate" (List.ofSeq separate)
+                "fused_ms_per_step", sampleJson "fused" (List.ofSeq fused)
+                "ratio_of_medians_fused_over_separate", JsonValue.Create(after.Median / before.Median)
+                "attention_blocks",
+                JsonArray(
+                    blocks
+                    |> List.map (fun (name, count, a, b) ->
+                        JsonObject(
+                            dict
+                                [
+                                    "name", JsonValue.Create name :> JsonNode
+                                    "count", JsonValue.Create count
+                                    "separate_forward_backward_ms_each", sampleJson name a
+                                    "fused_forward_backward_ms_each", sampleJson name b
+                                ]
+                        )
+                        :> JsonNode)
+                    |> Array.ofList
+                )
+            ]
+    )
+
 let private phasesJson (p: Phases) =
     JsonObject(
         dict
@@ -395,13 +512,14 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
         torch.manual_seed (int64 seed) |> ignore
 
         [
-            for k in components c shape ->
+            for k in components c shape true ->
                 let forward = time timing k.Forward
                 let both = time timing k.Both
                 k, forward, both
         ]
 
     let loading = dataLoading c shape timing seed
+    let optimisation = fusedProjections c shape timing seed
     let load = probe.Stop()
     let step = median inSitu.Total
 
@@ -510,6 +628,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
                     ]
                     |> List.map (fun g -> KeyValuePair(g, JsonValue.Create(flopsOf g) :> JsonNode))
                 )
+                "optimisation", optimisation
                 "load", loadJson load
             ]
     )

@@ -380,6 +380,24 @@ let exportCheck (dir: string) (subject: Subject) (seed: int) =
     model.save (Path.Combine(dir, "weights.dat")) |> ignore
     writeTensors (Path.Combine(dir, "batch.dat")) (batchEntries input targets (Some positive))
     writeTensors (Path.Combine(dir, "ours.dat")) ours
+    // The same computation in float64: it separates the implementation (the two should then agree to ~1e-10) from
+    // float32 rounding.
+    model.``to`` torch.float64 |> ignore
+
+    let wide (s: Sequence) =
+        if isNull (box s) then
+            s
+        else
+            Sequence(s.Features.to_type torch.float64, s.Padding)
+
+    let ours64 =
+        evaluate
+            model
+            (MultiTaskCriterion(config.Tasks, config.LabelSmoothing, positive.to_type torch.float64))
+            (EncoderInput(wide input.Audio, wide input.Video, wide input.Text))
+            (Targets(targets.AsrInput, targets.AsrTarget, targets.Speakers, targets.Emotions.to_type torch.float64))
+
+    writeTensors (Path.Combine(dir, "ours64.dat")) ours64
     seconds
 
 /// Exports a subject for timing into `dir`: config.json (the benchmarked pre-training model) and batch.dat.
@@ -527,5 +545,7 @@ let runSubject (root: string) (settings: Settings) (ceiling: BenchStep.Ceiling) 
                 ]
         )
     finally
-        if Directory.Exists dir then
+        if Environment.GetEnvironmentVariable "RESEARCH_BENCH_KEEP" = "1" then
+            printfn "  %s: kept the exported files in %s (RESEARCH_BENCH_KEEP=1)" subject.Name dir
+        elif Directory.Exists dir then
             Directory.Delete(dir, true)
