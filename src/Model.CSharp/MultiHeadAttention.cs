@@ -40,10 +40,10 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
     /// Whether projections that read the same input run as one matrix product: q, k and v of self-attention (query
     /// and memory the same tensor) as one product with the weights of q_proj, k_proj and v_proj stacked (D → 3D), k
     /// and v of cross-attention as one (D → 2D). The parameters, their names and the numbers (up to rounding) are the
-    /// same either way; fewer, larger products and one input gradient instead of a sum of three make the training
-    /// step faster (BENCHMARKS.md, profile). On by default; off computes each projection on its own.
+    /// same either way. Off by default: the profile's largest item is these projections, already at the matmul
+    /// ceiling, and fusing them measured no faster on this CPU (BENCHMARKS.md, profile, measures both in one run).
     /// </summary>
-    public bool FuseProjections { get; set; } = true;
+    public bool FuseProjections { get; set; }
 
     public override Tensor forward(Tensor query, Tensor memory, Tensor attend)
     {
