@@ -298,29 +298,25 @@ let render (results: JsonNode) (resultsPath: string) =
             line
                 $"""Largest item: **{st largest "item"}** ({100.0 * fl largest "share_of_step":F0} %% of the step). CPU stall during this profile: {stall (at p "load")}."""
 
-            match p["optimisation"] with
+            match p["dropout"] with
             | null -> ()
-            | o ->
+            | d ->
                 line ""
 
                 line
-                    $"""Acting on the attention projections — {st o "what"}. Before and after in the same run, steps interleaved on one model:"""
+                    $"""Dropout draws masks for {fl d "elements_per_step" / 1e6:F1} M elements per step (embeddings, attention weights, feed-forward inner activations, residual branches; inside the attention core, feed-forward and rest rows above). Measured alone on {fl d "probe_elements" / 1e6:F2} M elements and scaled: **{number (fl d "estimated_step_ms_before")} ms** per step with libtorch's dropout (serial bernoulli_), **{number (fl d "estimated_step_ms_after")} ms** with ParallelDropout."""
 
+            match p["actions"] with
+            | null -> ()
+            | actions ->
                 line ""
-                line "| | ms/step |"
-                line "|---|---:|"
-                line $"""| before: projections separate (the default) | {spreadCell 1.0 (at o "separate_ms_per_step")} |"""
-                line $"""| after: projections fused (FuseProjections on) | {spreadCell 1.0 (at o "fused_ms_per_step")} |"""
-
-                line
-                    $"""| change of the median | **{sprintf "%+.1f" (100.0 * (fl o "ratio_of_medians_fused_over_separate" - 1.0))} %%** |"""
-
+                line "Before and after, in the same run (training steps interleaved on one model and batch):"
                 line ""
-                line "| attention block alone, forward + backward | count | before ms | after ms |"
-                line "|---|---:|---:|---:|"
+                line "| change | before | after | ms/step before | ms/step after | change of the median | adopted |"
+                line "|---|---|---|---:|---:|---:|:---:|"
 
-                for a in o["attention_blocks"].AsArray() do
+                for a in actions.AsArray() do
                     line
-                        $"""| {st a "name"} | {a["count"]} | {spreadCell 1.0 (at a "separate_forward_backward_ms_each")} | {spreadCell 1.0 (at a "fused_forward_backward_ms_each")} |""")
+                        $"""| {st a "what"} | {st a "before"} | {st a "after"} | {spreadCell 1.0 (at a "before_ms_per_step")} | {spreadCell 1.0 (at a "after_ms_per_step")} | **{sprintf "%+.1f" (100.0 * (fl a "ratio_of_medians_after_over_before" - 1.0))} %%** | {(if a["adopted"].GetValue<bool>() then "yes" else "no")} |""")
 
     b.ToString()

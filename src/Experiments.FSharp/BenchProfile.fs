@@ -410,11 +410,54 @@ let setFused (model: torch.nn.Module) (on: bool) =
         | :? MultiHeadAttention as a -> a.FuseProjections <- on
         | _ -> ()
 
-/// Before and after acting on the profile's largest item, the attention projections (MultiHeadAttention.FuseProjections,
-/// off by default since it measured no faster): training steps through
-/// TrainStep with the projections separate and fused, interleaved on one model and batch (off/on, then on/off, ...)
-/// so that both see the same load; and every attention block alone, forward + backward, both ways.
-let fusedProjections (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) =
+/// Makes every ParallelDropout of a model use libtorch's dropout (true) or its own parallel masks (false).
+let setTorchDropout (model: torch.nn.Module) (on: bool) =
+    for struct (_, m) in model.named_modules () do
+        match m with
+        | :? ParallelDropout as d -> d.UseTorchDropout <- on
+        | _ -> ()
+
+/// A change to the step measured before and after in one run.
+type Experiment =
+    {
+        Key: string
+        What: string
+        Before: string
+        After: string
+        /// Switches a model to the state after the change (true) or before it (false).
+        Switch: torch.nn.Module -> bool -> unit
+        /// Whether the model now runs the state after the change by default.
+        Adopted: bool
+    }
+
+/// The profile's two actions: on the largest item (attention projections; measured no faster, so not adopted) and on
+/// the largest item below the ceiling (dropout masks, found inside the attention core, the feed-forward blocks and
+/// the rest; adopted).
+let experiments =
+    [
+        {
+            Key = "fused_projections"
+            What =
+                "MultiHeadAttention.FuseProjections: q, k, v of self-attention as one product (weights stacked, D -> 3D), k and v of cross-attention as one (D -> 2D)"
+            Before = "projections separate (the default)"
+            After = "projections fused (FuseProjections on)"
+            Switch = setFused
+            Adopted = false
+        }
+        {
+            Key = "parallel_dropout"
+            What =
+                "ParallelDropout: dropout masks drawn in parallel from a counter-based generator instead of libtorch's serial bernoulli_; attention written out in training so that its weights' dropout uses it"
+            Before = "libtorch's dropout (UseTorchDropout on)"
+            After = "ParallelDropout (the default)"
+            Switch = fun m on -> setTorchDropout m (not on)
+            Adopted = true
+        }
+    ]
+
+/// Training steps through TrainStep before and after a change, interleaved on one model and batch (before/after,
+/// then after/before, ...) so that both see the same load.
+let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) (e: Experiment) =
     use scope = torch.NewDisposeScope()
     torch.manual_seed (int64 seed) |> ignore
     use model = new MultiTaskModel(c)
@@ -424,11 +467,11 @@ let fusedProjections (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed
 
     let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
 
-    let separate = ResizeArray<float>()
-    let fused = ResizeArray<float>()
+    let before = ResizeArray<float>()
+    let after = ResizeArray<float>()
 
     let run on =
-        setFused model on
+        e.Switch model on
         step.Run(input, targets).Milliseconds
 
     for _ in 1 .. timing.Warmup do
@@ -437,53 +480,86 @@ let fusedProjections (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed
 
     for i in 1 .. timing.Repeats do
         for on in (if i % 2 = 1 then [ false; true ] else [ true; false ]) do
-            (if on then fused else separate).Add(run on)
+            (if on then after else before).Add(run on)
 
         GC.Collect()
 
-    let blocks =
-        let attention on =
-            components c shape on
-            |> List.filter (fun k -> k.Group = "attention block (projections + core)")
+    e.Switch model e.Adopted
+    let b = spread "before" (List.ofSeq before)
+    let a = spread "after" (List.ofSeq after)
 
-        List.zip (attention false) (attention true)
-        |> List.map (fun (a, b) -> a.Name, a.Count, time timing a.Both, time timing b.Both)
-
-    let before = spread "separate" (List.ofSeq separate)
-    let after = spread "fused" (List.ofSeq fused)
-
-    printfn
-        "    fused attention projections: step %.0f ms -> %.0f ms (%+.1f %%)"
-        before.Median
-        after.Median
-        (100.0 * (after.Median / before.Median - 1.0))
+    printfn "    %s: step %.0f ms -> %.0f ms (%+.1f %%)" e.Key b.Median a.Median (100.0 * (a.Median / b.Median - 1.0))
 
     JsonObject(
         dict
             [
-                "what",
-                JsonValue.Create
-                    "MultiHeadAttention.FuseProjections: q, k, v of self-attention as one product (weights stacked, D -> 3D), k and v of cross-attention as one (D -> 2D); before = off (the default), after = on"
-                :> JsonNode
-                "separate_ms_per_step", sampleJson "separate" (List.ofSeq separate)
-                "fused_ms_per_step", sampleJson "fused" (List.ofSeq fused)
-                "ratio_of_medians_fused_over_separate", JsonValue.Create(after.Median / before.Median)
-                "attention_blocks",
-                JsonArray(
-                    blocks
-                    |> List.map (fun (name, count, a, b) ->
-                        JsonObject(
-                            dict
-                                [
-                                    "name", JsonValue.Create name :> JsonNode
-                                    "count", JsonValue.Create count
-                                    "separate_forward_backward_ms_each", sampleJson name a
-                                    "fused_forward_backward_ms_each", sampleJson name b
-                                ]
-                        )
-                        :> JsonNode)
-                    |> Array.ofList
-                )
+                "key", JsonValue.Create e.Key :> JsonNode
+                "what", JsonValue.Create e.What
+                "before", JsonValue.Create e.Before
+                "after", JsonValue.Create e.After
+                "adopted", JsonValue.Create e.Adopted
+                "before_ms_per_step", sampleJson "before" (List.ofSeq before)
+                "after_ms_per_step", sampleJson "after" (List.ofSeq after)
+                "ratio_of_medians_after_over_before", JsonValue.Create(a.Median / b.Median)
+            ]
+    )
+
+/// Elements the training step draws dropout masks for: embeddings and sources after their positions, attention
+/// weights, feed-forward inner activations and residual branches.
+let dropoutElements (c: ModelConfig) (shape: BatchShape) =
+    let b, d, f = int64 shape.Batch, int64 c.DModel, int64 c.FeedForward
+    let ta, tv, tw = int64 shape.AudioSteps, int64 shape.VideoFrames, int64 shape.Words
+    let l = int64 shape.Characters + 1L
+    let h = int64 c.Heads
+    let layer tq tk = h * tq * tk + 2L * tq * d + tq * f // weights, two residual branches, feed-forward inner
+    let audio = ta * d + int64 c.AudioLayers * layer ta ta
+
+    let branch used t =
+        if used then
+            t * d + int64 c.CrossModalLayers * layer ta t
+        else
+            0L
+
+    let decoder =
+        if c.Tasks.Asr > 0.0 then
+            l * d + int64 c.DecoderLayers * (h * l * l + h * l * ta + 3L * l * d + l * f)
+        else
+            0L
+
+    b
+    * (audio
+       + branch (c.Modalities.Video > 0.0) tv
+       + branch (c.Modalities.Text > 0.0) tw
+       + decoder)
+
+/// Dropout alone on one (B, Ta, D) tensor, forward + backward, both ways; scaled to the step's dropout elements.
+let dropoutCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) =
+    use scope = torch.NewDisposeScope()
+
+    let x =
+        torch.randn ([| int64 shape.Batch; int64 shape.AudioSteps; int64 c.DModel |], requires_grad = true)
+
+    let measure torchDropout =
+        let d =
+            new ParallelDropout("dropout", max c.Dropout 0.1, UseTorchDropout = torchDropout)
+
+        d.train ()
+        time timing (fun () -> grads (d.forward x))
+
+    let elements = dropoutElements c shape
+    let scale = float elements / float (x.numel ())
+    let before = measure true
+    let after = measure false
+
+    JsonObject(
+        dict
+            [
+                "elements_per_step", JsonValue.Create elements :> JsonNode
+                "probe_elements", JsonValue.Create(x.numel ())
+                "probe_before_ms", sampleJson "dropout" before
+                "probe_after_ms", sampleJson "dropout" after
+                "estimated_step_ms_before", JsonValue.Create(scale * (spread "dropout" before).Median)
+                "estimated_step_ms_after", JsonValue.Create(scale * (spread "dropout" after).Median)
             ]
     )
 
@@ -521,7 +597,11 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
         ]
 
     let loading = dataLoading c shape timing seed
-    let optimisation = fusedProjections c shape timing seed
+    let dropout = dropoutCost c shape timing
+
+    let actions =
+        experiments |> List.map (fun e -> beforeAfter c shape timing seed e :> JsonNode)
+
     let load = probe.Stop()
     let step = median inSitu.Total
 
@@ -630,7 +710,8 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
                     ]
                     |> List.map (fun g -> KeyValuePair(g, JsonValue.Create(flopsOf g) :> JsonNode))
                 )
-                "optimisation", optimisation
+                "dropout", dropout
+                "actions", JsonArray(Array.ofList actions)
                 "load", loadJson load
             ]
     )

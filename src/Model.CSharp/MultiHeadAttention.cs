@@ -17,6 +17,7 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
     readonly Linear k_proj;
     readonly Linear v_proj;
     readonly Linear out_proj;
+    readonly ParallelDropout weights_dropout;
     readonly long heads;
     readonly double dropout;
 
@@ -33,6 +34,7 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
         k_proj = nn.Linear(dModel, dModel);
         v_proj = nn.Linear(dModel, dModel);
         out_proj = nn.Linear(dModel, dModel);
+        weights_dropout = new ParallelDropout("weights_dropout", dropout);
         RegisterComponents();
     }
 
@@ -48,7 +50,20 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
     public override Tensor forward(Tensor query, Tensor memory, Tensor attend)
     {
         var (q, k, v) = Project(query, memory);
-        var o = F.scaled_dot_product_attention(q, k, v, attend, training ? dropout : 0.0, false); // (B, H, Tq, dh)
+        Tensor o; // (B, H, Tq, dh)
+        if (training && dropout > 0 && !weights_dropout.UseTorchDropout)
+        {
+            // Written out so that the weights' dropout draws its mask in parallel (ParallelDropout). With dropout,
+            // scaled_dot_product_attention computes the same unfused way on the CPU (its fused kernel takes no dropout).
+            var scores = matmul(q, k.transpose(-2, -1))
+                .div_(Math.Sqrt(q.shape[3]))
+                .masked_fill_(attend.logical_not(), double.NegativeInfinity);
+            o = matmul(weights_dropout.forward(scores.softmax(-1)), v);
+        }
+        else
+        {
+            o = F.scaled_dot_product_attention(q, k, v, attend, training ? dropout : 0.0, false);
+        }
         return out_proj.forward(Merge(o, query.shape));
     }
 

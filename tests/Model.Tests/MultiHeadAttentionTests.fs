@@ -53,6 +53,20 @@ let tests =
             test "fused q/k/v projections of self-attention give the same output and gradients" { same true }
             test "fused k/v projections of cross-attention give the same output and gradients" { same false }
 
+            test "the written-out training path computes the same attention as scaled_dot_product_attention" {
+                use _ = torch.NewDisposeScope()
+                // p = 1e-9 rounds to keeping every element, so training mode differs from eval mode only in the path.
+                let mha = new MultiHeadAttention("attention", 16L, 4L, 1e-9)
+                let query = torch.randn ([| 3L; 5L; 16L |])
+                let memory = torch.randn ([| 3L; 7L; 16L |])
+                let attend = Masks.FromKeyPadding(Masks.PaddingFromLengths([| 7L; 4L; 1L |], 7L))
+                mha.train ()
+                let written = mha.forward (query, memory, attend)
+                mha.eval ()
+                let fused = mha.forward (query, memory, attend)
+                Expect.isLessThan (maxAbsDiff written fused) 1e-5 "same output"
+            }
+
             test "fusing changes neither the parameters nor their names" {
                 let names (fused: bool) =
                     let mha = new MultiHeadAttention("attention", 8L, 2L, 0.0)
