@@ -269,6 +269,10 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
     let mutable ok = true
     let part name f = ok <- runPart name parts save f && ok
 
+    // Memory first, while the process holds nothing else: RSS and its peak are process-wide.
+    if wants "memory" then
+        part "memory" (fun () -> BenchMemory.measure demo.Config demo.Shape settings.MemorySteps settings.MemoryEvery settings.Seed)
+
     if wants "step" then
         part "training_step" (fun () ->
             let measured =
@@ -323,9 +327,6 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
 
     if wants "frontend" then
         part "front_end" (fun () -> BenchLfbe.measure root settings.Lfbe)
-
-    if wants "memory" then
-        part "memory" (fun () -> BenchMemory.measure demo.Config demo.Shape settings.MemorySteps settings.MemoryEvery settings.Seed)
 
     if wants "reference" then
         part "pytorch_reference" (fun () ->

@@ -28,6 +28,9 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
         invalidArg "steps" $"the memory benchmark needs at least {baselineStep} steps, got {steps}"
 
     let collectEvery = TrainerOptions().CollectEvery
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
+    GC.Collect()
     let peakReset = resetPeakResident ()
     let start = residentMiB ()
     torch.manual_seed (int64 seed) |> ignore
