@@ -41,6 +41,137 @@ let measureOurs (sequence: Waveform list) (warmup: int) (repeats: int) =
 
     List.init repeats (fun _ -> run ())
 
+/// What the benchmark measures with.
+type Settings =
+    {
+        /// Audio seconds per run (the three test utterances cycled).
+        Seconds: int
+        Repeats: int
+        Warmup: int
+        Python: string
+    }
+
+/// Measures both sides on the same utterance sequence; returns the JSON record (every run's figure) and prints a
+/// summary. One thread each: ours is single-threaded C#, torchaudio runs under torch.set_num_threads(1).
+let measure (root: string) (settings: Settings) : JsonObject =
+    let files =
+        [ "utt1"; "utt2"; "utt3" ]
+        |> List.map (fun u -> Path.Combine(root, "tests", "references", "audio", u + ".wav"))
+
+    let waves = files |> List.map (fun p -> AudioFile.Load(p, 16000))
+
+    let sequence =
+        Seq.initInfinite (fun i -> waves[i % waves.Length])
+        |> Seq.scan (fun (total, _) w -> total + w.Seconds, Some w) (0.0, None)
+        |> Seq.skip 1
+        |> Seq.takeWhile (fun (total, w) -> total - w.Value.Seconds < float settings.Seconds)
+        |> Seq.map (fun (_, w) -> w.Value)
+        |> List.ofSeq
+
+    let audio = sequence |> List.sumBy (fun w -> w.Seconds)
+
+    printfn
+        "LFBE benchmark: %d utterances, %.1f s of audio per run, %d+ warm-up and %d timed runs per side"
+        sequence.Length
+        audio
+        settings.Warmup
+        settings.Repeats
+
+    let ours, oursLoad =
+        BenchStats.underLoad (fun () -> measureOurs sequence settings.Warmup settings.Repeats)
+
+    let oursWall = ours |> List.map fst
+    let oursCpu = ours |> List.map snd
+
+    let script = Path.Combine(root, "benchmarks", "torchaudio_fbank.py")
+
+    let (code, stdout, stderr), theirsLoad =
+        BenchStats.underLoad (fun () ->
+            runProcess
+                settings.Python
+                ([
+                    script
+                    "--seconds"
+                    string settings.Seconds
+                    "--repeats"
+                    string settings.Repeats
+                    "--warmup"
+                    string settings.Warmup
+                 ]
+                 @ files)
+                root)
+
+    if code <> 0 then
+        failwithf "%s %s failed (exit code %d): %s" settings.Python script code stderr
+
+    let py = JsonNode.Parse(stdout).AsObject()
+    let pyAudio = py["audio_seconds"].GetValue<float>()
+
+    let theirs =
+        py["run_seconds"].AsArray()
+        |> Seq.map (fun v -> pyAudio / v.GetValue<float>())
+        |> List.ofSeq
+
+    let oursMedian, _, _ = summary oursWall
+    let theirsMedian, _, _ = summary theirs
+
+    let line (name: string) (xs: float list) =
+        let m, lo, hi = summary xs
+        printfn "%-34s median %7.0fx real time (min %.0f, max %.0f)" name m lo hi
+
+    line "ours (C#, 1 thread)" oursWall
+    line "ours, by process CPU time" oursCpu
+    line "torchaudio (1 thread)" theirs
+    printfn "ratio of medians: %.1fx" (oursMedian / theirsMedian)
+
+    JsonObject(
+        dict
+            [
+                "benchmark", JsonValue.Create "lfbe: 40 log mel filter-bank energies, Kaldi defaults, dither 0" :> JsonNode
+                "audio",
+                JsonObject(
+                    dict
+                        [
+                            "files",
+                            JsonArray(
+                                files
+                                |> List.map (fun p -> JsonValue.Create(Path.GetRelativePath(root, p)) :> JsonNode)
+                                |> Array.ofList
+                            )
+                            :> JsonNode
+                            "utterances_per_run", JsonValue.Create sequence.Length
+                            "seconds_per_run", JsonValue.Create audio
+                            "warmup_runs", JsonValue.Create settings.Warmup
+                        ]
+                )
+                "ours",
+                JsonObject(
+                    dict
+                        [
+                            "implementation",
+                            JsonValue.Create "Research.Model.Audio.Fbank.Compute (C#, single thread, double precision)" :> JsonNode
+                            "x_real_time", BenchStats.sampleJson "LFBE ours" oursWall
+                            "x_real_time_by_process_cpu_time", BenchStats.sampleJson "LFBE ours (CPU time)" oursCpu
+                            "load", BenchStats.loadJson oursLoad
+                        ]
+                )
+                "torchaudio",
+                JsonObject(
+                    dict
+                        [
+                            "implementation",
+                            JsonValue.Create(
+                                $"""torchaudio.compliance.kaldi.fbank {py["torchaudio"]} on torch {py["torch"]}, {py["threads"]} thread, float32"""
+                            )
+                            :> JsonNode
+                            "x_real_time", BenchStats.sampleJson "LFBE torchaudio" theirs
+                            "load", BenchStats.loadJson theirsLoad
+                        ]
+                )
+                "ratio_of_medians", JsonValue.Create(oursMedian / theirsMedian)
+            ]
+    )
+
 /// Entry point: measures both sides, writes the JSON, prints a summary.
 let main (argv: string array) : int =
     if Cli.wantsHelp argv then
@@ -49,144 +180,39 @@ let main (argv: string array) : int =
     else
         let f = Cli.parse [ "seconds"; "repeats"; "out"; "python"; "warmup" ] argv
         let root = repoRoot ()
-        let seconds = f.Int("seconds", 300)
-        let repeats = f.Int("repeats", 9)
-        let warmup = f.Int("warmup", 2)
-        let python = f.Get("python", "/usr/bin/python3")
+
+        let settings =
+            {
+                Seconds = f.Int("seconds", 300)
+                Repeats = f.Int("repeats", 9)
+                Warmup = f.Int("warmup", 2)
+                Python = f.Get("python", "/usr/bin/python3")
+            }
+
         let out = f.Get("out", Path.Combine(root, "benchmarks", "lfbe.json"))
 
-        if seconds < 1 || repeats < 1 || warmup < 0 then
+        if settings.Seconds < 1 || settings.Repeats < 1 || settings.Warmup < 0 then
             raise (Cli.UsageError "--seconds and --repeats must be at least 1, --warmup at least 0")
 
-        let files =
-            [ "utt1"; "utt2"; "utt3" ]
-            |> List.map (fun u -> Path.Combine(root, "tests", "references", "audio", u + ".wav"))
-
-        let waves = files |> List.map (fun p -> AudioFile.Load(p, 16000))
-
-        let sequence =
-            Seq.initInfinite (fun i -> waves[i % waves.Length])
-            |> Seq.scan (fun (total, _) w -> total + w.Seconds, Some w) (0.0, None)
-            |> Seq.skip 1
-            |> Seq.takeWhile (fun (total, w) -> total - w.Value.Seconds < float seconds)
-            |> Seq.map (fun (_, w) -> w.Value)
-            |> List.ofSeq
-
-        let audio = sequence |> List.sumBy (fun w -> w.Seconds)
-
-        printfn
-            "LFBE benchmark: %d utterances, %.1f s of audio per run, %d+ warm-up and %d timed runs per side"
-            sequence.Length
-            audio
-            warmup
-            repeats
-
         let load0 = loadAverage ()
-        let ours = measureOurs sequence warmup repeats
-        let oursWall = ours |> List.map fst
-        let oursCpu = ours |> List.map snd
+        let json = measure root settings
+        json["command"] <- JsonValue.Create(("dotnet fsi scripts/bench-lfbe.fsx " + String.Join(" ", argv)).Trim())
+        json["date"] <- JsonValue.Create(DateTime.UtcNow.ToString "o")
+        json["commit"] <- JsonValue.Create(gitCommit root)
 
-        let script = Path.Combine(root, "benchmarks", "torchaudio_fbank.py")
-
-        let code, stdout, stderr =
-            runProcess
-                python
-                ([
-                    script
-                    "--seconds"
-                    string seconds
-                    "--repeats"
-                    string repeats
-                    "--warmup"
-                    string warmup
-                 ]
-                 @ files)
-                root
-
-        if code <> 0 then
-            failwithf "%s %s failed (exit code %d): %s" python script code stderr
-
-        let py = JsonNode.Parse(stdout).AsObject()
-        let pyAudio = py["audio_seconds"].GetValue<float>()
-
-        let theirs =
-            py["run_seconds"].AsArray()
-            |> Seq.map (fun v -> pyAudio / v.GetValue<float>())
-            |> List.ofSeq
-
-        let oursMedian, _, _ = summary oursWall
-        let theirsMedian, _, _ = summary theirs
-
-        let json =
+        json["machine"] <-
             JsonObject(
                 dict
                     [
-                        "benchmark", JsonValue.Create "lfbe: 40 log mel filter-bank energies, Kaldi defaults, dither 0" :> JsonNode
-                        "command", JsonValue.Create(("dotnet fsi scripts/bench-lfbe.fsx " + String.Join(" ", argv)).Trim())
-                        "date", JsonValue.Create(DateTime.UtcNow.ToString "o")
-                        "commit", JsonValue.Create(gitCommit root)
-                        "machine",
-                        JsonObject(
-                            dict
-                                [
-                                    "cpu", JsonValue.Create(cpuModel ()) :> JsonNode
-                                    "logical_cores", JsonValue.Create Environment.ProcessorCount
-                                    "os", JsonValue.Create RuntimeInformation.OSDescription
-                                    "dotnet", JsonValue.Create RuntimeInformation.FrameworkDescription
-                                    "load_average_1m_before", JsonValue.Create load0
-                                    "load_average_1m_after", JsonValue.Create(loadAverage ())
-                                ]
-                        )
-                        "audio",
-                        JsonObject(
-                            dict
-                                [
-                                    "files",
-                                    JsonArray(
-                                        files
-                                        |> List.map (fun p -> JsonValue.Create(Path.GetRelativePath(root, p)) :> JsonNode)
-                                        |> Array.ofList
-                                    )
-                                    :> JsonNode
-                                    "utterances_per_run", JsonValue.Create sequence.Length
-                                    "seconds_per_run", JsonValue.Create audio
-                                    "warmup_runs", JsonValue.Create warmup
-                                ]
-                        )
-                        "ours",
-                        JsonObject(
-                            dict
-                                [
-                                    "implementation",
-                                    JsonValue.Create "Research.Model.Audio.Fbank.Compute (C#, single thread, double precision)" :> JsonNode
-                                    "x_real_time", stats oursWall
-                                    "x_real_time_by_process_cpu_time", stats oursCpu
-                                ]
-                        )
-                        "torchaudio",
-                        JsonObject(
-                            dict
-                                [
-                                    "implementation",
-                                    JsonValue.Create(
-                                        $"""torchaudio.compliance.kaldi.fbank {py["torchaudio"]} on torch {py["torch"]}, {py["threads"]} thread, float32"""
-                                    )
-                                    :> JsonNode
-                                    "x_real_time", stats theirs
-                                ]
-                        )
-                        "ratio_of_medians", JsonValue.Create(oursMedian / theirsMedian)
+                        "cpu", JsonValue.Create(cpuModel ()) :> JsonNode
+                        "logical_cores", JsonValue.Create Environment.ProcessorCount
+                        "os", JsonValue.Create RuntimeInformation.OSDescription
+                        "dotnet", JsonValue.Create RuntimeInformation.FrameworkDescription
+                        "load_average_1m_before", JsonValue.Create load0
+                        "load_average_1m_after", JsonValue.Create(loadAverage ())
                     ]
             )
 
         writeJson out json
-
-        let line (name: string) (xs: float list) =
-            let m, lo, hi = summary xs
-            printfn "%-34s median %7.0fx real time (min %.0f, max %.0f)" name m lo hi
-
-        line "ours (C#, 1 thread)" oursWall
-        line "ours, by process CPU time" oursCpu
-        line "torchaudio (1 thread)" theirs
-        printfn "ratio of medians: %.1fx; wrote %s" (oursMedian / theirsMedian) out
+        printfn "wrote %s" out
         0

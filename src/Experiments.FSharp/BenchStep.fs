@@ -273,6 +273,38 @@ let private percent (v: float option) =
     | Some x -> $"%.0f{100.0 * x} %%"
     | None -> "-"
 
+/// One measured case as JSON: settings, shape, FLOPs by part, and every timed step's figures.
+let caseJson (m: Measured) =
+    let share, _, _ = summary (fractions m)
+
+    JsonObject(
+        dict
+            [
+                "model", JsonValue.Create m.Case.Model :> JsonNode
+                "config", JsonValue.Create m.Case.Config
+                "settings", configJson m.Case.Subject
+                "shape", shapeJson m.Case.Shape
+                "parameters", JsonValue.Create m.Parameters
+                "forward_flops_by_part",
+                JsonObject(
+                    m.Flops.Parts
+                    |> Seq.map (fun p -> Collections.Generic.KeyValuePair(p.Name, JsonValue.Create p.Forward :> JsonNode))
+                )
+                "forward_flops", JsonValue.Create m.Flops.Forward
+                "step_flops", JsonValue.Create m.Flops.TrainingStep
+                "step_flops_without_data_gradients", JsonValue.Create m.Flops.TrainingStepWithoutDataGradients
+                "ms_per_step", BenchStats.sampleJson "ms per step" m.Milliseconds
+                "achieved_gflops", BenchStats.sampleJson "GFLOP/s" (achieved m)
+                "paired_ceiling_gflops", BenchStats.sampleJson "paired ceiling" m.PairedCeiling
+                "fraction_of_paired_ceiling", BenchStats.sampleJson "fraction of ceiling" (fractions m)
+                "fraction_of_paired_ceiling_median", JsonValue.Create share
+                "fraction_of_paired_ceiling_without_data_gradients",
+                BenchStats.sampleJson "fraction of ceiling" (fractionsWithoutDataGradients m)
+                "load_average_1m_at_start", JsonValue.Create m.LoadAverage
+                "cpu_stall_share", optional m.CpuStall
+            ]
+    )
+
 /// Entry point: samples the ceiling, measures every case, samples the ceiling again; writes the JSON; prints a table.
 let main (argv: string array) : int =
     if Cli.wantsHelp argv then
@@ -373,36 +405,6 @@ let main (argv: string array) : int =
         let torchSharp =
             typeof<torch>.Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>().InformationalVersion
 
-        let caseJson (m: Measured) =
-            let share, _, _ = summary (fractions m)
-
-            JsonObject(
-                dict
-                    [
-                        "model", JsonValue.Create m.Case.Model :> JsonNode
-                        "config", JsonValue.Create m.Case.Config
-                        "settings", configJson m.Case.Subject
-                        "shape", shapeJson m.Case.Shape
-                        "parameters", JsonValue.Create m.Parameters
-                        "forward_flops_by_part",
-                        JsonObject(
-                            m.Flops.Parts
-                            |> Seq.map (fun p -> Collections.Generic.KeyValuePair(p.Name, JsonValue.Create p.Forward :> JsonNode))
-                        )
-                        "forward_flops", JsonValue.Create m.Flops.Forward
-                        "step_flops", JsonValue.Create m.Flops.TrainingStep
-                        "step_flops_without_data_gradients", JsonValue.Create m.Flops.TrainingStepWithoutDataGradients
-                        "ms_per_step", stats m.Milliseconds
-                        "achieved_gflops", stats (achieved m)
-                        "paired_ceiling_gflops", stats m.PairedCeiling
-                        "fraction_of_paired_ceiling", stats (fractions m)
-                        "fraction_of_paired_ceiling_median", JsonValue.Create share
-                        "fraction_of_paired_ceiling_without_data_gradients", stats (fractionsWithoutDataGradients m)
-                        "load_average_1m_at_start", JsonValue.Create m.LoadAverage
-                        "cpu_stall_share", optional m.CpuStall
-                    ]
-            )
-
         let json =
             JsonObject(
                 dict
@@ -453,9 +455,9 @@ let main (argv: string array) : int =
                             dict
                                 [
                                     "what", JsonValue.Create $"{n}x{n} fp32 matmul, {threads} threads, GFLOP/s = 2n^3 / time" :> JsonNode
-                                    "gflops_before", stats before
-                                    "gflops_after", stats after
-                                    "gflops_all", stats allCeiling
+                                    "gflops_before", BenchStats.sampleJson "ceiling" before
+                                    "gflops_after", BenchStats.sampleJson "ceiling" after
+                                    "gflops_all", BenchStats.sampleJson "ceiling" allCeiling
                                 ]
                         )
                         "cases", JsonArray(measured |> List.map (fun m -> caseJson m :> JsonNode) |> Array.ofList)

@@ -21,6 +21,7 @@ type Entry =
                     "evaluate", (Evaluate.main, Evaluate.usage)
                     "bench-step", (BenchStep.main, BenchStep.usage)
                     "embed", (Embed.main, Embed.usage)
+                    "bench", (Bench.main, Bench.usage)
                 ]
 
         match commands |> Map.tryFind command with

@@ -13,7 +13,7 @@ namespace Research.Model;
 public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     readonly Embedding embed;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
     readonly ModuleList<DecoderLayer> layers;
     readonly LayerNorm final_norm;
     readonly Linear output;
@@ -23,7 +23,7 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
         : base(name)
     {
         embed = nn.Embedding(config.VocabSize, config.DModel, padding_idx: CharVocabulary.Pad);
-        dropout = nn.Dropout(config.Dropout);
+        dropout = new ParallelDropout("dropout", config.Dropout);
         layers = new ModuleList<DecoderLayer>();
         for (int i = 0; i < config.DecoderLayers; i++)
         {

@@ -11,7 +11,7 @@ namespace Research.Model;
 public sealed class AudioEncoder : nn.Module<Tensor, Tensor, Tensor>
 {
     readonly Linear input_proj;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
     readonly ModuleList<EncoderLayer> layers;
     readonly LayerNorm final_norm;
 
@@ -19,7 +19,7 @@ public sealed class AudioEncoder : nn.Module<Tensor, Tensor, Tensor>
         : base(name)
     {
         input_proj = nn.Linear(config.AudioDim, config.DModel);
-        dropout = nn.Dropout(config.Dropout);
+        dropout = new ParallelDropout("dropout", config.Dropout);
         layers = new ModuleList<EncoderLayer>();
         for (int i = 0; i < config.AudioLayers; i++)
         {

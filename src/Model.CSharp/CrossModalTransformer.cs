@@ -13,7 +13,7 @@ namespace Research.Model;
 public sealed class CrossModalTransformer : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     readonly Linear source_proj;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
     readonly ModuleList<CrossModalLayer> layers;
     readonly LayerNorm final_norm;
     readonly string modality;
@@ -23,7 +23,7 @@ public sealed class CrossModalTransformer : nn.Module<Tensor, Tensor, Tensor, Te
     {
         this.modality = modality;
         source_proj = nn.Linear(sourceDim, config.DModel);
-        dropout = nn.Dropout(config.Dropout);
+        dropout = new ParallelDropout("dropout", config.Dropout);
         layers = new ModuleList<CrossModalLayer>();
         for (int i = 0; i < config.CrossModalLayers; i++)
         {

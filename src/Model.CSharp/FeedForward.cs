@@ -8,14 +8,14 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
     readonly Linear w1;
     readonly Linear w2;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
 
     public FeedForward(string name, long dModel, long inner, double dropout)
         : base(name)
     {
         w1 = nn.Linear(dModel, inner);
         w2 = nn.Linear(inner, dModel);
-        this.dropout = nn.Dropout(dropout);
+        this.dropout = new ParallelDropout("dropout", dropout);
         RegisterComponents();
     }
 

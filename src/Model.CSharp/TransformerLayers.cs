@@ -14,7 +14,7 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor, Tensor>
     readonly MultiHeadAttention self_attn;
     readonly LayerNorm norm_ff;
     readonly FeedForward feed_forward;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
 
     public EncoderLayer(string name, long dModel, long heads, long inner, double dropout)
         : base(name)
@@ -23,7 +23,7 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor, Tensor>
         self_attn = new MultiHeadAttention("self_attn", dModel, heads, dropout);
         norm_ff = nn.LayerNorm(dModel);
         feed_forward = new FeedForward("feed_forward", dModel, inner, dropout);
-        this.dropout = nn.Dropout(dropout);
+        this.dropout = new ParallelDropout("dropout", dropout);
         RegisterComponents();
     }
 
@@ -53,7 +53,7 @@ public sealed class CrossModalLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
     readonly MultiHeadAttention cross_attn;
     readonly LayerNorm norm_ff;
     readonly FeedForward feed_forward;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
 
     public CrossModalLayer(string name, long dModel, long heads, long inner, double dropout)
         : base(name)
@@ -63,7 +63,7 @@ public sealed class CrossModalLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         cross_attn = new MultiHeadAttention("cross_attn", dModel, heads, dropout);
         norm_ff = nn.LayerNorm(dModel);
         feed_forward = new FeedForward("feed_forward", dModel, inner, dropout);
-        this.dropout = nn.Dropout(dropout);
+        this.dropout = new ParallelDropout("dropout", dropout);
         RegisterComponents();
     }
 
@@ -91,7 +91,7 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor, Ten
     readonly MultiHeadAttention cross_attn;
     readonly LayerNorm norm_ff;
     readonly FeedForward feed_forward;
-    readonly Dropout dropout;
+    readonly ParallelDropout dropout;
 
     public DecoderLayer(string name, long dModel, long heads, long inner, double dropout)
         : base(name)
@@ -102,7 +102,7 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor, Ten
         cross_attn = new MultiHeadAttention("cross_attn", dModel, heads, dropout);
         norm_ff = nn.LayerNorm(dModel);
         feed_forward = new FeedForward("feed_forward", dModel, inner, dropout);
-        this.dropout = nn.Dropout(dropout);
+        this.dropout = new ParallelDropout("dropout", dropout);
         RegisterComponents();
     }
 

@@ -1,0 +1,81 @@
+module Research.Model.Tests.MultiHeadAttentionTests
+
+open Expecto
+open TorchSharp
+open Research.Model
+open Research.Model.Tests.Tensors
+
+/// Output, input gradients and parameter gradients of one attention block (dropout off) with the projections fused or
+/// separate; the same seed gives the same weights and inputs both times.
+let private run (fused: bool) (self: bool) =
+    torch.manual_seed 7L |> ignore
+    let mha = new MultiHeadAttention("attention", 16L, 4L, 0.0)
+    mha.FuseProjections <- fused
+    let query = torch.randn ([| 3L; 5L; 16L |], requires_grad = true)
+
+    let memory =
+        if self then
+            query
+        else
+            torch.randn ([| 3L; 7L; 16L |], requires_grad = true)
+
+    let length = memory.shape[1]
+
+    let attend =
+        Masks.FromKeyPadding(Masks.PaddingFromLengths([| length; length - 2L; 1L |], length))
+
+    let output = mha.forward (query, memory, attend)
+    let weights = torch.randn (output.shape)
+    (output * weights).sum().backward()
+
+    [
+        yield "output", output
+        yield "query gradient", query.grad
+        if not self then
+            yield "memory gradient", memory.grad
+        for struct (name, p) in mha.named_parameters () do
+            yield name, p.grad
+    ]
+
+let private same (self: bool) =
+    let separate = run false self
+    let fused = run true self
+    Expect.equal (List.map fst fused) (List.map fst separate) "the same tensors"
+
+    for (name, a), (_, b) in List.zip separate fused do
+        Expect.isLessThan (maxAbsDiff a b) 1e-5 $"{name}: fused projections give the same numbers"
+
+[<Tests>]
+let tests =
+    testList
+        "MultiHeadAttention"
+        [
+            test "fused q/k/v projections of self-attention give the same output and gradients" { same true }
+            test "fused k/v projections of cross-attention give the same output and gradients" { same false }
+
+            test "the written-out training path computes the same attention as scaled_dot_product_attention" {
+                use _ = torch.NewDisposeScope()
+                // p = 1e-9 rounds to keeping every element, so training mode differs from eval mode only in the path.
+                let mha = new MultiHeadAttention("attention", 16L, 4L, 1e-9)
+                let query = torch.randn ([| 3L; 5L; 16L |])
+                let memory = torch.randn ([| 3L; 7L; 16L |])
+                let attend = Masks.FromKeyPadding(Masks.PaddingFromLengths([| 7L; 4L; 1L |], 7L))
+                mha.train ()
+                let written = mha.forward (query, memory, attend)
+                mha.eval ()
+                let fused = mha.forward (query, memory, attend)
+                Expect.isLessThan (maxAbsDiff written fused) 1e-5 "same output"
+            }
+
+            test "fusing changes neither the parameters nor their names" {
+                let names (fused: bool) =
+                    let mha = new MultiHeadAttention("attention", 8L, 2L, 0.0)
+                    mha.FuseProjections <- fused
+
+                    mha.named_parameters ()
+                    |> Seq.map (fun struct (n, p) -> n, List.ofArray p.shape)
+                    |> List.ofSeq
+
+                Expect.equal (names true) (names false) "same parameters"
+            }
+        ]
