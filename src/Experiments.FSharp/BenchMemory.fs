@@ -1,5 +1,5 @@
 /// Memory over a long training run: the demo-sized model trained for 2,000 steps on generated batches through
-/// TrainStep, with one dispose scope per step and the trainer's garbage-collection cadence (TrainerOptions.CollectEvery),
+/// TrainStep, with one dispose scope per step and TrainStep's collection guard (a collection before every step),
 /// as Trainer.Run does. Batch lengths cycle through four sizes (as length-bucketed batches do), so the allocator sees
 /// varying shapes. Records the resident set size at regular steps, the peak, and the growth from step 200 to the end.
 module Research.Experiments.BenchMemory
@@ -27,7 +27,6 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
     if steps < baselineStep then
         invalidArg "steps" $"the memory benchmark needs at least {baselineStep} steps, got {steps}"
 
-    let collectEvery = TrainerOptions().CollectEvery
     GC.Collect()
     GC.WaitForPendingFinalizers()
     GC.Collect()
@@ -53,9 +52,6 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
 
             let r = step.Run(input, targets)
             times.Add r.Milliseconds
-
-        if collectEvery > 0 && n % collectEvery = 0 then
-            GC.Collect()
 
         if n % every = 0 || n = baselineStep || n = steps then
             match residentMiB () with
@@ -94,7 +90,7 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
                     JsonValue.Create(
                         $"demo model (d {config.DModel}), {steps} TrainStep steps on generated batches of {shape.Batch} items "
                         + $"(audio steps cycling {String.Join('/', lengthScales |> List.map (fun k -> (scaled shape k).AudioSteps))}), "
-                        + $"one dispose scope per step, GC.Collect every {collectEvery} steps"
+                        + "one dispose scope per step, a collection before every step (CollectionGuard)"
                     )
                     :> JsonNode
                     "steps", JsonValue.Create steps
