@@ -29,8 +29,6 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
 
     let collectEvery = TrainerOptions().CollectEvery
     GC.Collect()
-    GC.WaitForPendingFinalizers()
-    GC.Collect()
     let peakReset = resetPeakResident ()
     let start = residentMiB ()
     torch.manual_seed (int64 seed) |> ignore
