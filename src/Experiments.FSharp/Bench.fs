@@ -237,6 +237,7 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
     TorchRuntime.Initialize settings.Threads
     let probe = LoadProbe()
     let started = DateTime.UtcNow
+    let commit = gitCommit root
     let parts = JsonObject()
 
     let header () =
@@ -248,7 +249,7 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
                     "mode", node (if settings.Quick then "quick" else "full")
                     "parts_selected", JsonArray(settings.Parts |> List.map node |> Array.ofList) :> JsonNode
                     "date", node (started.ToString "o")
-                    "commit", node (gitCommit root)
+                    "commit", node commit
                     "machine", machineJson settings.Threads :> JsonNode
                     "seed", node settings.Seed
                 ]

@@ -28,8 +28,6 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
         invalidArg "steps" $"the memory benchmark needs at least {baselineStep} steps, got {steps}"
 
     GC.Collect()
-    GC.WaitForPendingFinalizers()
-    GC.Collect()
     let peakReset = resetPeakResident ()
     let start = residentMiB ()
     torch.manual_seed (int64 seed) |> ignore

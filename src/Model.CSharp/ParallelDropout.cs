@@ -10,7 +10,7 @@ namespace Research.Model;
 /// <summary>
 /// Dropout (train mode: each element zeroed independently with probability p, the rest scaled by 1/(1 − p); eval
 /// mode: identity) whose keep-mask is drawn in parallel. libtorch's CPU dropout draws its mask with a serial
-/// <c>bernoulli_</c> (~4 ns per element here), which the profile found to be a fifth of the paper model's training
+/// <c>bernoulli_</c> (~4–5 ns per element here), which the profile found to be about a sixth of the paper model's training
 /// step on 2 threads (BENCHMARKS.md, profile). Here every element gets 24 bits of a counter-based generator
 /// (SplitMix64 of a per-call seed and the element's index, two elements per 64-bit draw), computed on the torch
 /// threads' count of .NET threads; the seed is drawn from torch's generator, so <c>manual_seed</c> and checkpointed
