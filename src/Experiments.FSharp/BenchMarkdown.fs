@@ -93,12 +93,12 @@ let render (results: JsonNode) (resultsPath: string) =
     | null -> ()
     | load ->
         line
-            $"""| load | 1-minute load average {number (fl load "load_average_1m_start")} at the start, {number (fl load "load_average_1m_end")} at the end; **CPU stall share {stall load}** of the {number (fl load "seconds" / 60.0)} minutes (share of wall time in which some task waited for a CPU, /proc/pressure/cpu: other work on the machine) |"""
+            $"""| load | 1-minute load average {number (fl load "load_average_1m_start")} at the start, {number (fl load "load_average_1m_end")} at the end; **CPU stall share {stall load}** of the {number (fl load "seconds" / 60.0)} minutes (share of wall time in which some task waited for a CPU, /proc/pressure/cpu) |"""
 
     line ""
 
     line
-        "Every figure: **median** [interquartile range] (min–max) over its repetitions. The CPU stall share is given per part: where it is high, other processes held the CPUs and the figures are slower than this machine can do."
+        "Every figure: **median** [interquartile range] (min–max) over its repetitions. The CPU stall share is given per part: some task waited for a CPU, either another process (then the figures are slower than this machine can do) or more runnable threads of this one than cores: the transformer's training steps draw their dropout masks on .NET threads next to torch's (the late-fusion model, which does not, shows 1–3 % in the same run)."
 
     line ""
 

@@ -376,6 +376,9 @@ let dataLoading (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
         if Directory.Exists dir then
             Directory.Delete(dir, true)
 
+        // FeatureCache leaves <store>.lock next to the store.
+        File.Delete(dir + ".lock")
+
 /// The same model with every size at its minimum (same layers, heads and heads' classes kept small): the step's
 /// sequence of operations with negligible arithmetic.
 let minimal (c: ModelConfig) =
