@@ -29,6 +29,7 @@ open TorchSharp
 open Research.Model
 open Research.Model.Data
 open Research.Model.Embeddings
+open Research.Model.Models
 open Research.Experiments
 
 // ---- 0. Settings: edit them here when stepping through; flags after `--` override them when run whole. ----------

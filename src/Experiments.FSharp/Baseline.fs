@@ -7,6 +7,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Data
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Runtime
 open Research.Experiments.Config
 
 let usage =

@@ -18,6 +18,8 @@ open System.Text.Json.Nodes
 open TorchSharp
 open Research.Model
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Runtime
 open Research.Experiments.Machine
 open Research.Experiments.BenchStats
 

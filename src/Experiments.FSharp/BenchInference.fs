@@ -10,6 +10,9 @@ open System.Diagnostics
 open System.Text.Json.Nodes
 open TorchSharp
 open Research.Model
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Training
 open Research.Experiments.BenchStats
 
 /// Seconds of audio one stacked step represents: 5 frames of 10 ms.

@@ -4,6 +4,7 @@ module Research.Experiments.BenchMarkdown
 open System
 open System.Text
 open System.Text.Json.Nodes
+open Research.Model.Modules
 
 let private at (n: JsonNode) (path: string) =
     path.Split('/') |> Array.fold (fun (node: JsonNode) key -> node[key]) n

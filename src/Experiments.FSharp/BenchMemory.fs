@@ -10,6 +10,8 @@ open System.Text.Json.Nodes
 open TorchSharp
 open Research.Model
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Runtime
 open Research.Experiments.BenchStats
 
 /// Where the growth is measured from (issue #4: RSS at step 2,000 within 5 % of step 200).

@@ -23,6 +23,9 @@ open TorchSharp
 open Research.Model
 open Research.Model.Data
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Text
 open Research.Experiments.BenchStats
 
 type Tensor = torch.Tensor

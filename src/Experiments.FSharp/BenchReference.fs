@@ -13,6 +13,9 @@ open System.Text.Json.Nodes
 open TorchSharp
 open Research.Model
 open Research.Model.Data
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Training
 open Research.Experiments.Machine
 open Research.Experiments.BenchStats
 

@@ -12,6 +12,10 @@ open System.Runtime.InteropServices
 open System.Text.Json.Nodes
 open TorchSharp
 open Research.Model
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Runtime
+open Research.Model.Training
 open Research.Experiments.Machine
 
 let usage =

@@ -8,6 +8,8 @@ open System.IO
 open System.Text.Json
 open System.Text.Json.Nodes
 open Research.Model
+open Research.Model.Models
+open Research.Model.Modules
 
 /// Transformer sizes (paper §4.1 for the paper preset).
 type ModelSize =

@@ -12,6 +12,9 @@ open Research.Model
 open Research.Model.Data
 open Research.Model.Embeddings
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Runtime
 open Research.Experiments.Config
 
 /// A model to embed with: where its weights are and the configuration that rebuilds it.

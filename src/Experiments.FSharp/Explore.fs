@@ -10,6 +10,9 @@ open Research.Model
 open Research.Model.Data
 open Research.Model.Embeddings
 open Research.Model.Text
+open Research.Model.Models
+open Research.Model.Runtime
+open Research.Model.Training
 
 /// What the walk-through looks at and where it writes.
 type Settings =

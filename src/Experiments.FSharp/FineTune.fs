@@ -10,6 +10,9 @@ open TorchSharp
 open Research.Model
 open Research.Model.Data
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Runtime
 open Research.Experiments.Config
 
 /// A finished emotion run: its folder and its dev and test reports (thresholds from dev).

@@ -7,6 +7,7 @@ open System.IO
 open Research.Model
 open Research.Model.Data
 open Research.Model.Demo
+open Research.Model.Text
 
 /// Where the demo corpus and its features live, and how big it is.
 type Settings =

@@ -8,6 +8,9 @@ open TorchSharp
 open Research.Model
 open Research.Model.Data
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Runtime
+open Research.Model.Text
 open Research.Experiments.Config
 
 /// What a finished pre-training run leaves for fine-tuning and embedding extraction.

@@ -12,6 +12,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Data
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Runtime
 open Research.Experiments.Config
 
 /// An emotion model of the comparison.

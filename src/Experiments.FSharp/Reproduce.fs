@@ -11,6 +11,8 @@ open Research.Model
 open Research.Model.Data
 open Research.Model.Demo
 open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Text
 open Research.Experiments.Config
 open Research.Experiments.Protocol
 

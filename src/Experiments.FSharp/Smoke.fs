@@ -5,6 +5,10 @@ module Research.Experiments.Smoke
 open System
 open TorchSharp
 open Research.Model
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Runtime
+open Research.Model.Training
 
 /// What a smoke run trains on and for how long.
 type Settings =

@@ -5,6 +5,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.Tensors
+open Research.Model.Modules
+open Research.Model.Text
 
 [<Tests>]
 let tests =

@@ -6,6 +6,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.Tensors
+open Research.Model.Models
+open Research.Model.Modules
 
 /// A parameter of a module as a float matrix (2-D) or vector (1-D, as n × 1).
 let private param (m: torch.nn.Module) (name: string) : float[,] =

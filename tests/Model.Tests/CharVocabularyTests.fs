@@ -2,6 +2,7 @@ module Research.Model.Tests.CharVocabularyTests
 
 open Expecto
 open Research.Model
+open Research.Model.Text
 
 [<Tests>]
 let tests =

@@ -6,6 +6,10 @@ open System.Threading
 open Expecto
 open TorchSharp
 open Research.Model
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Runtime
+open Research.Model.Training
 
 /// Sets a flag when finalized.
 type private Finalizable(flag: int ref) =

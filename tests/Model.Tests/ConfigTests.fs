@@ -77,7 +77,7 @@ let tests =
                         paperModel
                         paperInputs
                         paperModalities
-                        (Research.Model.TaskWeights(paperPretraining.AsrWeight, paperPretraining.SpeakerWeight, 0.0))
+                        (Research.Model.Models.TaskWeights(paperPretraining.AsrWeight, paperPretraining.SpeakerWeight, 0.0))
                         5994
 
                 Expect.equal

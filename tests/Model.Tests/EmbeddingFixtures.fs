@@ -10,6 +10,8 @@ open Research.Model
 open Research.Model.Data
 open Research.Model.Training
 open Research.Model.Tests.Fixtures
+open Research.Model.Models
+open Research.Model.Modules
 open Research.Experiments
 
 /// One store item: its id and features by modality (a modality left out is absent for that item).

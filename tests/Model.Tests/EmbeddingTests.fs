@@ -11,6 +11,8 @@ open Research.Model.Embeddings
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.DataFixtures
 open Research.Model.Tests.EmbeddingFixtures
+open Research.Model.Models
+open Research.Model.Training
 open Research.Experiments
 
 /// Audio lengths differ a lot so that batching pads most items.

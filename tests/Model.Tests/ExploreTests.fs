@@ -10,6 +10,9 @@ open Research.Model.Data
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.DataFixtures
 open Research.Model.Tests.EmbeddingFixtures
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Text
 open Research.Experiments
 
 let private lengths = [ (6, 4, 3); (4, 5, 2); (7, 3, 4) ]

@@ -4,6 +4,9 @@ module Research.Model.Tests.Fixtures
 open System
 open TorchSharp
 open Research.Model
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Text
 
 /// A configuration small enough for second-long tests, with the given tasks and modality weights;
 /// dropout off so outputs are deterministic.

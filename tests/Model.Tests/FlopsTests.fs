@@ -5,6 +5,9 @@ open TorchSharp
 open Research.Model
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.LateFusionModelTests
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Training
 
 /// The FLOPs of every matrix-weight parameter of a built model, each times the rows it is applied to (read from the
 /// parameter's name), so a Linear the analytic count forgot shows up here. Embedding tables are lookups, not products.

@@ -6,6 +6,9 @@ open TorchSharp
 open Research.Model
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.Tensors
+open Research.Model.Models
+open Research.Model.Modules
+open Research.Model.Training
 
 /// A late-fusion configuration with the tiny transformer's input sizes (so Fixtures.examples fits it), the given
 /// modalities and GRU layers; dropout off.

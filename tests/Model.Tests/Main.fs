@@ -4,7 +4,7 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    Research.Model.TorchRuntime.Initialize()
+    Research.Model.Runtime.TorchRuntime.Initialize()
 
     match argv with
     | [| "--train-child"; dir |] -> Research.Model.Tests.Training.TrainingChild.main dir

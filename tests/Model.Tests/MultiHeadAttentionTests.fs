@@ -4,6 +4,7 @@ open Expecto
 open TorchSharp
 open Research.Model
 open Research.Model.Tests.Tensors
+open Research.Model.Modules
 
 /// Output, input gradients and parameter gradients of one attention block (dropout off) with the projections fused or
 /// separate; the same seed gives the same weights and inputs both times.

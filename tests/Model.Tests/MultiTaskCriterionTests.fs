@@ -4,6 +4,7 @@ open Expecto
 open TorchSharp
 open Research.Model
 open Research.Model.Tests.Tensors
+open Research.Model.Models
 
 let private encoderStub () =
     EncoderOutput(torch.zeros (2L, 3L, 4L), torch.zeros (2L, 3L, dtype = torch.ScalarType.Bool), torch.zeros (2L, 3L, 4L), null, null)

@@ -6,6 +6,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.Tensors
+open Research.Model.Models
+open Research.Model.Text
 
 /// Parameter count from the architecture's description, independent of the implementation.
 module ClosedForm =

@@ -5,6 +5,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Tests.Fixtures
 open Research.Model.Tests.Tensors
+open Research.Model.Models
+open Research.Model.Modules
 
 let private fused (m: MultiTaskModel) (xs: Example list) = m.Encoder.forward(batch xs).Fused
 

@@ -5,6 +5,8 @@ open Expecto
 open TorchSharp
 open Research.Model
 open Research.Model.Tests.Tensors
+open Research.Model.Modules
+open Research.Model.Runtime
 
 let private mask (seed: int64) (n: int64) (p: float) =
     torch.manual_seed seed |> ignore

@@ -4,6 +4,7 @@ open System
 open System.IO
 open Expecto
 open Research.Model.Demo
+open Research.Model.Modules
 open Research.Experiments
 open Research.Experiments.Config
 open Research.Experiments.Protocol

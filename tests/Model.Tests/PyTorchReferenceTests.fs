@@ -9,6 +9,7 @@ open TorchSharp
 open Research.Model
 open Research.Experiments
 open Research.Model.Tests.ReferenceFiles
+open Research.Model.Models
 
 /// A committed case: the model with the reference's weights, the criterion, the batch and the expected tensors.
 let private load (case: string) =

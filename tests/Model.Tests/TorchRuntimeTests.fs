@@ -4,6 +4,7 @@ open System.IO
 open Expecto
 open TorchSharp
 open Research.Model
+open Research.Model.Runtime
 
 [<Tests>]
 let tests =

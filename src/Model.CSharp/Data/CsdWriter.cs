@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using PureHDF;
+using Research.Model.Models;
 
 namespace Research.Model.Data;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Research.Model.Audio;
+using Research.Model.Text;
 
 namespace Research.Model.Data;
 

@@ -10,6 +10,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Research.Model.Audio;
 using Research.Model.Data;
+using Research.Model.Training;
 using Research.Model.Video;
 
 namespace Research.Model.Demo;

@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Research.Model.Data;
+using Research.Model.Models;
+using Research.Model.Modules;
 using static TorchSharp.torch;
 
 namespace Research.Model.Embeddings;

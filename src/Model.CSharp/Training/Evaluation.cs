@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Research.Model.Models;
+using Research.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Research.Model.Training;

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using Research.Model.Models;
 using static TorchSharp.torch;
 
 namespace Research.Model.Training;

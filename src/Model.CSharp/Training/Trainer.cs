@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using Research.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Research.Model.Training;

@@ -1,4 +1,5 @@
 using System;
+using Research.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Research.Model.Video;

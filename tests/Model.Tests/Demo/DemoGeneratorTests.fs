@@ -6,6 +6,7 @@ open System.IO
 open Expecto
 open Research.Model
 open Research.Model.Demo
+open Research.Model.Text
 
 let private mouthRegion (image: float32 array) (size: int) =
     // Rows around the mouth (y ≈ 0.72 of the height), central columns.

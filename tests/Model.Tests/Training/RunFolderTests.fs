@@ -9,6 +9,7 @@ open Research.Model
 open Research.Model.Training
 open Research.Model.Tests.DataFixtures
 open Research.Model.Tests.TrainingFixtures
+open Research.Model.Runtime
 
 type Optimiser = { Name: string; LearningRate: float }
 

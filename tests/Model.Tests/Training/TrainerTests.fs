@@ -9,6 +9,7 @@ open Research.Model
 open Research.Model.Training
 open Research.Model.Tests
 open Research.Model.Tests.Training.TrainingChild
+open Research.Model.Models
 
 let private runChild (dir: string) =
     let dll = Reflection.Assembly.GetEntryAssembly().Location

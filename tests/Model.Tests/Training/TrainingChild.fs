@@ -10,6 +10,8 @@ open TorchSharp
 open Research.Model
 open Research.Model.Training
 open Research.Model.Tests
+open Research.Model.Models
+open Research.Model.Text
 
 /// Items made from their index alone (same on every run): audio/video/text features, a transcript, a speaker.
 type SyntheticSource(config: ModelConfig, count: int, offset: int, ?poison: int) =

@@ -1,0 +1,169 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Research.Model.Runtime;
+
+/// <summary>
+/// Makes TorchSharp loadable and sets its process-wide state. Call <see cref="Initialize"/> once,
+/// before the first tensor, from every entry point (programs, test runners, scripts).
+/// </summary>
+public static class TorchRuntime
+{
+    /// <summary>The only libstdc++ version libLibTorchSharp.so 0.107.0 needs beyond Debian 12's (3.4.30).</summary>
+    public const string MissingVersion = "GLIBCXX_3.4.32";
+
+    /// <summary>GCC 13's &lt;iostream&gt; references this symbol; nothing calls it (../shared/ENVIRONMENT.md).</summary>
+    public const string OnlySymbolOfMissingVersion = "_ZSt21ios_base_library_initv";
+
+    static readonly object Gate = new();
+    static bool initialized;
+
+    /// <summary>
+    /// MKL's conditional numerical reproducibility: with <c>AUTO,STRICT</c> its kernels give bit-identical results
+    /// whatever the memory alignment of the data. Without it, two identical training runs in one process differed in
+    /// the last bits of the weights (alignment-dependent SIMD reductions), which would make "resume gives the same
+    /// result" untrue. Set before libtorch loads unless the user set MKL_CBWR.
+    /// </summary>
+    public const string MklReproducibility = "AUTO,STRICT";
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    static extern int SetNativeEnvironment(string name, string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "getenv")]
+    static extern IntPtr GetNativeEnvironment(string name);
+
+    /// <summary>What <see cref="Initialize"/> found and did, for logs and run folders.</summary>
+    public static string Report { get; private set; } = "not initialized";
+
+    /// <summary>
+    /// Patches the project's own copy of libLibTorchSharp.so when the system libstdc++ lacks
+    /// <see cref="MissingVersion"/>, loads the CPU backend and sets the intra-op thread count
+    /// (default: the core count; more threads than cores made matmul ~45x slower here).
+    /// </summary>
+    public static void Initialize(int? threads = null)
+    {
+        lock (Gate)
+        {
+            if (!initialized)
+            {
+                string patch = OperatingSystem.IsLinux() ? EnsureLoadableOnLinux() : "not Linux: nothing to patch";
+                if (OperatingSystem.IsLinux())
+                {
+                    var existing = GetNativeEnvironment("MKL_CBWR");
+                    if (existing == IntPtr.Zero)
+                    {
+                        SetNativeEnvironment("MKL_CBWR", MklReproducibility, 0);
+                    }
+                    patch += $"; MKL_CBWR={Marshal.PtrToStringAnsi(GetNativeEnvironment("MKL_CBWR"))}";
+                }
+                try
+                {
+                    InitializeDeviceType(DeviceType.CPU);
+                }
+                catch (Exception e)
+                {
+                    throw new InvalidOperationException(
+                        $"TorchSharp's native library did not load ({patch}). Run a clean build (dotnet build) and try again.",
+                        e
+                    );
+                }
+                Report = patch;
+                initialized = true;
+            }
+            int n = threads ?? Environment.ProcessorCount;
+            if (n < 1 || n > Environment.ProcessorCount)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(threads),
+                    n,
+                    $"threads must be in 1..{Environment.ProcessorCount} (the core count)"
+                );
+            }
+            set_num_threads(n);
+        }
+    }
+
+    /// <summary>The folder TorchSharp loads its natives from in a built program (the deps.json layout).</summary>
+    public static string NativeFolder()
+    {
+        string root = Path.GetDirectoryName(typeof(TorchSharp.torch).Assembly.Location) ?? AppContext.BaseDirectory;
+        string[] candidates = [Path.Combine(root, "runtimes", "linux-x64", "native"), root];
+        return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "libLibTorchSharp.so")))
+            ?? throw new FileNotFoundException(
+                $"libLibTorchSharp.so not found in {string.Join(" or ", candidates)}; build the project first (dotnet build)"
+            );
+    }
+
+    /// <summary>The libstdc++ this process uses (already mapped, else the first on the standard paths).</summary>
+    public static string? LibStdCxxPath()
+    {
+        if (File.Exists("/proc/self/maps"))
+        {
+            var mapped = File.ReadLines("/proc/self/maps")
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
+                .FirstOrDefault(p => Path.GetFileName(p).StartsWith("libstdc++.so", StringComparison.Ordinal));
+            if (mapped is not null)
+            {
+                return mapped;
+            }
+        }
+        string[] dirs = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib"];
+        return dirs.Select(d => Path.Combine(d, "libstdc++.so.6")).FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>Whether <paramref name="library"/> defines the symbol version <paramref name="version"/>.</summary>
+    public static bool Defines(string library, string version)
+    {
+        byte[] bytes = File.ReadAllBytes(library);
+        byte[] needle = System.Text.Encoding.ASCII.GetBytes(version + "\0");
+        return bytes.AsSpan().IndexOf(needle) >= 0;
+    }
+
+    [SupportedOSPlatform("linux")]
+    static string EnsureLoadableOnLinux()
+    {
+        string? libstdcxx = LibStdCxxPath();
+        if (libstdcxx is null)
+        {
+            return "libstdc++ not found; leaving TorchSharp as shipped";
+        }
+        if (Defines(libstdcxx, MissingVersion))
+        {
+            return $"{libstdcxx} has {MissingVersion}: no patch needed";
+        }
+        string target = Path.Combine(NativeFolder(), "libLibTorchSharp.so");
+        return PatchFile(target) ? $"patched {target} ({MissingVersion} marked weak)" : $"{target} already patched";
+    }
+
+    /// <summary>
+    /// Marks <see cref="MissingVersion"/> weak in <paramref name="path"/>. Writes a sibling temporary file and
+    /// renames it over the original, so a hard-linked original (the NuGet cache) is never modified and a
+    /// killed process leaves either the old file or the new one. Returns false when nothing needed changing.
+    /// </summary>
+    [UnsupportedOSPlatform("windows")]
+    public static bool PatchFile(string path)
+    {
+        byte[] elf = File.ReadAllBytes(path);
+        if (!ElfVersionNeeds.MarkWeak(elf, "libstdc++.so.6", MissingVersion, [OnlySymbolOfMissingVersion], path))
+        {
+            return false;
+        }
+        string temp = $"{path}.{Environment.ProcessId}.tmp";
+        try
+        {
+            File.WriteAllBytes(temp, elf);
+            File.SetUnixFileMode(temp, File.GetUnixFileMode(path));
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+        return true;
+    }
+}
