@@ -460,11 +460,6 @@ let main (argv: string array) : int =
         if settings.MemorySteps < BenchMemory.baselineStep then
             raise (Cli.UsageError $"--memory-steps must be at least {BenchMemory.baselineStep}")
 
-        printfn
-            "benchmarks (%s): %s; %d threads; results -> %s"
-            (if quick then "quick" else "full")
-            (String.Join(", ", parts))
-            threads
-            out
+        printfn "benchmarks (%s): %s; %d threads; results -> %s" (if quick then "quick" else "full") (String.Join(", ", parts)) threads out
 
         run settings argv out markdown

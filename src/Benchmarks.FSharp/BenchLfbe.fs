@@ -19,8 +19,7 @@ let usage: Cli.Usage =
     {
         Script = "scripts/bench-lfbe.fsx"
         Synopsis = "[flags]"
-        Summary =
-            "Speed of the LFBE front end: our Fbank (C#, one thread) against torchaudio's Kaldi fbank (one thread), same run."
+        Summary = "Speed of the LFBE front end: our Fbank (C#, one thread) against torchaudio's Kaldi fbank (one thread), same run."
         Flags =
             [
                 Cli.flag "seconds" "S" "300" "seconds of audio per repetition (the reference utterances, repeated)"

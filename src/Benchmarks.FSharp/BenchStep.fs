@@ -24,8 +24,7 @@ let usage: Cli.Usage =
     {
         Script = "scripts/bench-step.fsx"
         Synopsis = "[flags]"
-        Summary =
-            "Time per training step (transformer and late fusion, paper and demo sizes), achieved FLOP/s and the fp32 matmul ceiling."
+        Summary = "Time per training step (transformer and late fusion, paper and demo sizes), achieved FLOP/s and the fp32 matmul ceiling."
         Flags =
             [
                 Cli.flag "repeats" "N" "7" "least timed steps per case"
@@ -334,8 +333,7 @@ let caseJson (m: Measured) =
 
 /// Entry point: samples the ceiling, measures every case, samples the ceiling again; writes the JSON; prints a table.
 let main (argv: string array) : int =
-    let f =
-        Cli.parseUsage usage argv
+    let f = Cli.parseUsage usage argv
 
     let root = repoRoot ()
 

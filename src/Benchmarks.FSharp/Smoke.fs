@@ -41,8 +41,7 @@ let usage: Cli.Usage =
     {
         Script = "scripts/smoke.fsx"
         Synopsis = "[flags]"
-        Summary =
-            "The smoke run: the paper-shaped model trained briefly on generated batches, every loss term and the time per step."
+        Summary = "The smoke run: the paper-shaped model trained briefly on generated batches, every loss term and the time per step."
         Flags =
             [
                 Cli.flag "config" "paper|tiny" defaults.Config "model sizes (tiny: seconds on any machine)"
@@ -154,8 +153,7 @@ let run (s: Settings) : StepResult list =
 
 /// Entry point: parses flags, runs, returns the exit code.
 let main (argv: string array) : int =
-    let f =
-        Cli.parseUsage usage argv
+    let f = Cli.parseUsage usage argv
 
     let s =
         {

@@ -32,8 +32,7 @@ let main (argv: string array) : int =
     let name, result =
         match f.Required "model" with
         | "late-fusion" ->
-            let c =
-                ConfigFlags.resolve [ "demo", demoLateFusion; "paper", paperLateFusion ] f
+            let c = ConfigFlags.resolve [ "demo", demoLateFusion; "paper", paperLateFusion ] f
 
             c.Name, Baseline.runLateFusion runs c
         | "transformer" ->

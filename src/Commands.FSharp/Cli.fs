@@ -49,23 +49,26 @@ type Flags =
     /// Whether the switch --name was given.
     member this.Has(name: string) = this.Switches.Contains name
 
-/// The Levenshtein distance between two strings: the fewest insertions, deletions and substitutions that turn one
-/// into the other.
+/// The edit distance between two strings: the fewest insertions, deletions, substitutions and swaps of two
+/// neighbouring letters that turn one into the other (optimal string alignment; a swap is one typo, not two).
 let editDistance (a: string) (b: string) : int =
-    let mutable previous = Array.init (b.Length + 1) id
+    let d = Array2D.zeroCreate (a.Length + 1) (b.Length + 1)
+
+    for i in 0 .. a.Length do
+        d[i, 0] <- i
+
+    for j in 0 .. b.Length do
+        d[0, j] <- j
 
     for i in 1 .. a.Length do
-        let current = Array.zeroCreate (b.Length + 1)
-        current[0] <- i
-
         for j in 1 .. b.Length do
             let substitution = if a[i - 1] = b[j - 1] then 0 else 1
+            d[i, j] <- min (min (d[i - 1, j] + 1) (d[i, j - 1] + 1)) (d[i - 1, j - 1] + substitution)
 
-            current[j] <- min (min (previous[j] + 1) (current[j - 1] + 1)) (previous[j - 1] + substitution)
+            if i > 1 && j > 1 && a[i - 1] = b[j - 2] && a[i - 2] = b[j - 1] then
+                d[i, j] <- min d[i, j] (d[i - 2, j - 2] + 1)
 
-        previous <- current
-
-    previous[b.Length]
+    d[a.Length, b.Length]
 
 /// The known name closest to `given` by edit distance, when it is close: at most one edit for names up to five
 /// letters, two up to eight, three beyond (so --seed finds --seeds, while --xyz finds nothing). Ties go to the name
@@ -180,7 +183,10 @@ let parseUsage (u: Usage) (argv: string array) : Flags =
 /// The usage text: synopsis, summary, one line per flag with its default, notes, examples and how to get help.
 let render (u: Usage) : string =
     let shown (f: Flag) =
-        if f.Value = "" then $"--{f.Name}" else $"--{f.Name} {f.Value}"
+        if f.Value = "" then
+            $"--{f.Name}"
+        else
+            $"--{f.Name} {f.Value}"
 
     let width = u.Flags |> List.map (shown >> String.length) |> List.fold max 0
 

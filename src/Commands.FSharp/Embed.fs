@@ -9,8 +9,7 @@ let usage =
     {
         Script = "scripts/embed.fsx"
         Synopsis = "--checkpoint RUN|FILE --data DIR --out PATH [flags]"
-        Summary =
-            "Utterance embeddings (mean over valid audio frames of the fused encoder output) of every item of a feature store."
+        Summary = "Utterance embeddings (mean over valid audio frames of the fused encoder output) of every item of a feature store."
         Flags =
             [
                 flag "checkpoint" "RUN|FILE" "required" "a pre-training or emotion run folder, or a weights file inside one"

@@ -9,8 +9,7 @@ let usage =
     {
         Script = "scripts/features.fsx"
         Synopsis = "lfbe --wav IN --out OUT.npy [flags]"
-        Summary =
-            "lfbe: 40 log mel filter-bank energies every 10 ms (Kaldi's fbank), optionally normalised and stacked, as float32 .npy."
+        Summary = "lfbe: 40 log mel filter-bank energies every 10 ms (Kaldi's fbank), optionally normalised and stacked, as float32 .npy."
         Flags =
             [
                 flag "wav" "IN" "required" "WAV (read in C#) or anything ffmpeg reads; resampled to 16 kHz"

@@ -22,9 +22,17 @@ let usage =
             [
                 flag "seeds" "N|paper" (string defaults.Seeds) "seeds per emotion model (paper: the paper's 10)"
                 flag "preset" "demo|paper" "demo" "sizes and budgets of every model"
-                flag "data" "DIR" $"{defaults.Data} (real data: data/real)" "demo corpus folder; with real data, features go to DIR/features"
+                flag
+                    "data"
+                    "DIR"
+                    $"{defaults.Data} (real data: data/real)"
+                    "demo corpus folder; with real data, features go to DIR/features"
                 flag "corpus" "default|tiny" "default" "demo corpus size; tiny is a few items per split, for checks"
-                flag "runs" "DIR" $"{defaults.Runs} (real data: runs/reproduce-real)" "run folders; finished runs are reused, unfinished ones resume"
+                flag
+                    "runs"
+                    "DIR"
+                    $"{defaults.Runs} (real data: runs/reproduce-real)"
+                    "run folders; finished runs are reused, unfinished ones resume"
                 flag "tables" "DIR" defaults.Tables "Tables 1–3 (.md, .tex, .csv), results.json, plots and index.html"
                 flag "workers" "N" "the number of cores" "parallel workers for corpus generation and features"
                 flag "pretrain-steps" "N" "the preset's" "pre-training steps"
@@ -46,10 +54,7 @@ let usage =
                 "dotnet fsi scripts/reproduce.fsx -- --corpus tiny --seeds 1 --data /tmp/demo --runs /tmp/runs --tables /tmp/tables"
                 "dotnet fsi scripts/reproduce.fsx -- --preset paper --seeds paper --pretrain-data data/vox2-en --mosei data/mosei --folds data/mosei/folds.json --glove glove.840B.300d.txt"
             ]
-        Notes =
-            [
-                "Real data needs --pretrain-data, --mosei, --folds and --glove together."
-            ]
+        Notes = [ "Real data needs --pretrain-data, --mosei, --folds and --glove together." ]
     }
 
 /// Entry point: parses flags and runs the job; returns the exit code.

@@ -21,17 +21,29 @@ let tests =
     testList
         "Cli"
         [
-            test "edit distance counts insertions, deletions and substitutions" {
+            test "edit distance counts insertions, deletions, substitutions and swaps" {
                 Expect.equal (editDistance "seed" "seeds") 1 "one insertion"
                 Expect.equal (editDistance "seeds" "seed") 1 "one deletion"
                 Expect.equal (editDistance "runs" "rune") 1 "one substitution"
                 Expect.equal (editDistance "kitten" "sitting") 3 "the textbook case"
                 Expect.equal (editDistance "" "abc") 3 "from nothing"
                 Expect.equal (editDistance "same" "same") 0 "equal"
+                Expect.equal (editDistance "tset" "test") 1 "two neighbours swapped"
+                Expect.equal (editDistance "ca" "abc") 3 "no swap shortcut across an insertion (optimal string alignment)"
             }
 
             test "an unknown flag gets the closest valid one, only when it is close" {
-                let known = [ "data"; "corpus"; "seeds"; "runs"; "tables"; "pretrain-steps"; "finetune-steps" ]
+                let known =
+                    [
+                        "data"
+                        "corpus"
+                        "seeds"
+                        "runs"
+                        "tables"
+                        "pretrain-steps"
+                        "finetune-steps"
+                    ]
+
                 Expect.equal (suggest known "seed") (Some "seeds") "a missing letter"
                 Expect.equal (suggest known "tabels") (Some "tables") "swapped letters"
                 Expect.equal (suggest known "pretrain-step") (Some "pretrain-steps") "a long name"
@@ -104,8 +116,7 @@ let tests =
                 use out = new StringWriter()
                 use err = new StringWriter()
 
-                let result =
-                    guardedWith out err usage Explore.parse [| "--itemz"; "2" |]
+                let result = guardedWith out err usage Explore.parse [| "--itemz"; "2" |]
 
                 Expect.equal result (Error 2) "a usage error"
                 Expect.stringContains (err.ToString()) "did you mean --items?" "the suggestion"

@@ -177,7 +177,12 @@ let tests =
                 try
                     write path fixture
                     let back = read path
-                    Expect.equal (TableFormat.markdown back (Table1.build back)) (TableFormat.markdown fixture (Table1.build fixture)) "same table"
+
+                    Expect.equal
+                        (TableFormat.markdown back (Table1.build back))
+                        (TableFormat.markdown fixture (Table1.build fixture))
+                        "same table"
+
                     Expect.equal back.Models.[2].PerEmotion.[5].F1.Value fixture.Models.[2].PerEmotion.[5].F1.Value "value"
                 finally
                     IO.File.Delete path

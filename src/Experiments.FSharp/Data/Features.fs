@@ -38,6 +38,9 @@ let lfbe (s: LfbeSettings) : float32[,] =
 /// Computes the features of `s.Wav` and writes them to `s.Out` (float32 .npy, its folder created); returns them.
 let write (s: LfbeSettings) : float32[,] =
     let features = lfbe s
-    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath s.Out)) |> ignore
+
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath s.Out))
+    |> ignore
+
     Npy.Write(s.Out, features)
     features

@@ -6,7 +6,8 @@ open Research.Experiments.Protocol
 open Research.Experiments.TableFormat
 
 /// The three tables of a results set.
-let all (r: Results) = [ Table1.build r; Table2.build r; Table3.build r ]
+let all (r: Results) =
+    [ Table1.build r; Table2.build r; Table3.build r ]
 
 /// Writes table1–3 as .md, .tex and .csv into `folder` (each file atomically); returns the paths.
 let writeAll (folder: string) (r: Results) =

@@ -45,9 +45,13 @@ let tests =
             test "a missing input is an error naming the path; bad flags are usage errors" {
                 let missing = Path.Combine(repoRoot, "missing.wav")
 
-                Expect.throwsC (fun () -> Research.Commands.Features.main [| "lfbe"; "--wav"; missing; "--out"; "x.npy" |] |> ignore) (fun e ->
-                    Expect.isTrue (e :? FileNotFoundException) "FileNotFoundException"
-                    Expect.stringContains e.Message missing "names the path")
+                Expect.throwsC
+                    (fun () ->
+                        Research.Commands.Features.main [| "lfbe"; "--wav"; missing; "--out"; "x.npy" |]
+                        |> ignore)
+                    (fun e ->
+                        Expect.isTrue (e :? FileNotFoundException) "FileNotFoundException"
+                        Expect.stringContains e.Message missing "names the path")
 
                 for argv in
                     [
