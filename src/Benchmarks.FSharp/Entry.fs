@@ -7,13 +7,6 @@ open Research.Commands.Cli
 type Entry =
     /// Every benchmark command, by the name the scripts use.
     static member Commands: Command list =
-        let command name usage main =
-            {
-                Name = name
-                Usage = render usage
-                Main = main
-            }
-
         [
             command "bench" Bench.usage Bench.main
             command "bench-lfbe" BenchLfbe.usage BenchLfbe.main

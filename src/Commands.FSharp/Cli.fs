@@ -215,6 +215,14 @@ type Command =
         Main: string array -> int
     }
 
+/// A command from its usage and entry point.
+let command (name: string) (usage: Usage) (main: string array -> int) =
+    {
+        Name = name
+        Usage = render usage
+        Main = main
+    }
+
 /// Runs `body` on the arguments unless they ask for help: Ok its value; Error 0 after writing the usage to `out` for
 /// --help; Error 2 after writing the message and the usage to `err` for a usage error or an invalid setting.
 let guardedWith (out: TextWriter) (err: TextWriter) (usage: string) (body: string array -> 'T) (argv: string array) =

@@ -6,13 +6,6 @@ open Research.Commands.Cli
 type Entry =
     /// Every command, by the name the scripts use.
     static member Commands: Command list =
-        let command name usage main =
-            {
-                Name = name
-                Usage = render usage
-                Main = main
-            }
-
         [
             command "reproduce" Reproduce.usage Reproduce.main
             command "pretrain" Pretrain.usage Pretrain.main

@@ -101,16 +101,9 @@ let paper =
 
 /// Table 1: the paper's rows, then our late fusion and TF.
 let build (r: Results) =
-    {
-        Name = "table1"
-        Title = "Table 1: Baseline results. TF is the transformer-based model"
-        Groups = emotionGroups
-        Rows =
-            paper
-            @ [
-                for key, label in [ lateFusionKey, "Late Fusion"; scratchKey, "TF" ] do
-                    match model r key with
-                    | Some m -> ours label m
-                    | None -> ()
-            ]
-    }
+    emotionTable
+        "table1"
+        "Table 1: Baseline results. TF is the transformer-based model"
+        paper
+        [ lateFusionKey, "Late Fusion"; scratchKey, "TF" ]
+        r

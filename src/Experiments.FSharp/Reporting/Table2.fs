@@ -47,20 +47,12 @@ let paper =
 
 /// Table 2: the TF baseline against the transformer fine-tuned from the multi-task pre-trained encoder.
 let build (r: Results) =
-    {
-        Name = "table2"
-        Title = "Table 2: Weighted accuracy and F1-score with embeddings learned by multi-task pre-training"
-        Groups = emotionGroups
-        Rows =
-            paper
-            @ [
-                for key, label in
-                    [
-                        scratchKey, "Baseline"
-                        pretrainedKey, "Embeddings from the Multi-task model"
-                    ] do
-                    match model r key with
-                    | Some m -> ours label m
-                    | None -> ()
-            ]
-    }
+    emotionTable
+        "table2"
+        "Table 2: Weighted accuracy and F1-score with embeddings learned by multi-task pre-training"
+        paper
+        [
+            scratchKey, "Baseline"
+            pretrainedKey, "Embeddings from the Multi-task model"
+        ]
+        r

@@ -89,6 +89,23 @@ let model (r: Results) (key: string) =
 /// Keys of the three emotion models in results files.
 let lateFusionKey, scratchKey, pretrainedKey = "late-fusion", "tf", "tf-pretrained"
 
+/// A table of per-emotion results (Tables 1 and 2): the paper's rows, then ours for the models of `models` (key,
+/// label) that the results hold, in that order.
+let emotionTable (name: string) (title: string) (paper: Row list) (models: (string * string) list) (r: Results) =
+    {
+        Name = name
+        Title = title
+        Groups = emotionGroups
+        Rows =
+            paper
+            @ [
+                for key, label in models do
+                    match model r key with
+                    | Some m -> ours label m
+                    | None -> ()
+            ]
+    }
+
 let private num (x: float) =
     x.ToString("0.0", CultureInfo.InvariantCulture)
 
