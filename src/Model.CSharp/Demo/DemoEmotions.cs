@@ -55,16 +55,20 @@ public static class DemoEmotions
         return new Cues(Draw(WordCue), Draw(ProsodyCue), Draw(FaceCue));
     }
 
+    /// <summary>
+    /// The six intensities scaled to [0, 1] where the cue is on, 0 where it is off, in label order (happy, sad,
+    /// anger, surprise, disgust, fear).
+    /// </summary>
+    static (float Happy, float Sad, float Anger, float Surprise, float Disgust, float Fear) Shown(float[] intensities, bool[] on)
+    {
+        float S(int e) => on[e] ? intensities[e] / 3f : 0f;
+        return (S(0), S(1), S(2), S(3), S(4), S(5));
+    }
+
     /// <summary>espeak-ng prosody for a speaker and the emotions whose prosody cue is on.</summary>
     public static Prosody ProsodyOf(DemoSpeaker speaker, float[] intensities, bool[] on)
     {
-        float S(int e) => on[e] ? intensities[e] / 3f : 0f;
-        float happy = S(0),
-            sad = S(1),
-            anger = S(2),
-            surprise = S(3),
-            disgust = S(4),
-            fear = S(5);
+        var (happy, sad, anger, surprise, disgust, fear) = Shown(intensities, on);
         int pitch = (int)Math.Round(speaker.Pitch + 18 * happy + 22 * surprise + 15 * fear - 18 * sad - 8 * disgust);
         double rate = speaker.Rate * (1 + 0.2 * happy + 0.25 * anger + 0.2 * fear - 0.3 * sad - 0.15 * disgust);
         int amplitude = (int)Math.Round(100 + 60 * anger + 20 * happy - 45 * sad);
@@ -75,13 +79,7 @@ public static class DemoEmotions
     /// <summary>Facial expression for the emotions whose face cue is on.</summary>
     public static Expression ExpressionOf(float[] intensities, bool[] on)
     {
-        float S(int e) => on[e] ? intensities[e] / 3f : 0f;
-        float happy = S(0),
-            sad = S(1),
-            anger = S(2),
-            surprise = S(3),
-            disgust = S(4),
-            fear = S(5);
+        var (happy, sad, anger, surprise, disgust, fear) = Shown(intensities, on);
         return new Expression(
             Smile: Math.Clamp(happy - 0.8f * sad - 0.6f * disgust - 0.3f * anger, -1f, 1f),
             BrowRaise: Math.Clamp(surprise + 0.6f * fear - 0.8f * anger, -1f, 1f),
