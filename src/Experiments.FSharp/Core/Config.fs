@@ -307,6 +307,16 @@ let modelConfig (size: ModelSize) (inputs: Inputs) (m: Modalities) (tasks: TaskW
         Tasks = tasks
     )
 
+/// The trainer's loop settings for a budget and seed (steps, batch, evaluation and checkpoint intervals).
+let trainerOptions (budget: Budget) (seed: int) =
+    Research.Model.Training.TrainerOptions(
+        Steps = int64 budget.Steps,
+        BatchSize = budget.BatchSize,
+        EvaluateEvery = budget.EvaluateEvery,
+        CheckpointEvery = budget.CheckpointEvery,
+        Seed = seed
+    )
+
 let private json = JsonSerializerOptions(WriteIndented = true)
 
 /// A record as indented JSON (what run folders store and checkpoints compare).

@@ -7,24 +7,7 @@ open Research.Experiments.TableFormat
 /// The paper's Table 2 (embeddings learned on VoxCeleb2, fine-tuned on CMU-MOSEI).
 let paper =
     [
-        reference
-            "Baseline"
-            [
-                67.8
-                67.5
-                63.9
-                72.9
-                66.8
-                74.5
-                60.6
-                88.0
-                74.8
-                82.3
-                64.4
-                86.1
-                66.4
-                78.5
-            ]
+        reference "Baseline" Table1.paperTransformer
         reference
             "Embeddings from the Multi-task model"
             [

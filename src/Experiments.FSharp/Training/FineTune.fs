@@ -166,14 +166,7 @@ let trainAndScore
                 "f1", report.AverageF1
             ]
 
-    let options =
-        TrainerOptions(
-            Steps = int64 budget.Steps,
-            BatchSize = budget.BatchSize,
-            EvaluateEvery = budget.EvaluateEvery,
-            CheckpointEvery = budget.CheckpointEvery,
-            Seed = seed
-        )
+    let options = trainerOptions budget seed
 
     let best = folder.PathOf "best.bin"
 

@@ -98,14 +98,7 @@ let run (runs: string) (c: Pretraining) : Result =
         let evaluate () =
             Evaluation.Pretraining(model, criterion, heldOut, device, c.Budget.BatchSize)
 
-        let options =
-            TrainerOptions(
-                Steps = int64 c.Budget.Steps,
-                BatchSize = c.Budget.BatchSize,
-                EvaluateEvery = c.Budget.EvaluateEvery,
-                CheckpointEvery = c.Budget.CheckpointEvery,
-                Seed = c.Seed
-            )
+        let options = trainerOptions c.Budget c.Seed
 
         let state =
             Trainer.Run(
