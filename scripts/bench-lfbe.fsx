@@ -3,5 +3,9 @@
 // usage: dotnet fsi scripts/bench-lfbe.fsx [--seconds 300] [--repeats 9]; help: dotnet fsi scripts/bench-lfbe.fsx -- --help
 #load "Research.fsx"
 
-Research.requireDebian "the LFBE benchmark" [ "python3-torchaudio" ]
-exit (Research.runBenchmark "bench-lfbe" (Research.scriptArgs ()))
+let args = Research.scriptArgs ()
+
+if not (args |> Array.exists (fun a -> a = "--help" || a = "-h")) then
+    Research.requireDebian "the LFBE benchmark" [ "python3-torchaudio" ]
+
+exit (Research.runBenchmark "bench-lfbe" args)
