@@ -435,43 +435,17 @@ let settle (tab: Tab) =
            })"""
     |> ignore
 
-/// A full-page PNG of a local HTML page: `width` CSS pixels wide, as tall as the page, taken once its plots are
-/// drawn, written atomically (temporary name, then rename). Returns false (with a notice) when chromium is not
-/// installed; a page that fails to load, or that reports a script error, is an error naming it.
-let screenshot (width: int) (htmlPath: string) (pngPath: string) =
-    let html = Path.GetFullPath htmlPath
+/// A PNG of the whole page in the tab at its current width: the window grows to the page's height first.
+let capture (tab: Tab) : byte array =
+    let width = (evaluate tab "window.innerWidth").GetInt32()
 
-    if not (File.Exists html) then
-        raise (FileNotFoundException($"screenshot: no such HTML file {html}", html))
+    let height =
+        (evaluate tab "Math.ceil(document.documentElement.scrollHeight)").GetInt32()
 
-    withChromium $"screenshot of {html}" (fun browser ->
-        let tab = openTab browser width 800
+    resize tab width height
 
-        match navigate tab (Uri(html).AbsoluteUri) with
-        | Some e -> failwithf "screenshot: %s did not load: %s" html e
-        | None -> ()
-
-        settle tab
-
-        match problems tab with
-        | [] -> ()
-        | found -> failwithf "screenshot: %s reported:\n  %s" html (String.Join("\n  ", found))
-
-        let height =
-            evaluate tab "Math.ceil(document.documentElement.scrollHeight)"
-            |> fun v -> v.GetInt32()
-
-        resize tab width height
-
-        let data =
-            tab.Browser
-                .Send(tab.Session, "Page.captureScreenshot", args [ "format", box "png"; "captureBeyondViewport", box true ])
-                .GetProperty("data")
-                .GetString()
-
-        let target = Path.GetFullPath pngPath
-        Directory.CreateDirectory(Path.GetDirectoryName target) |> ignore
-        let bytes = Convert.FromBase64String data
-        AtomicFile.Write(target, (fun stream -> stream.Write bytes))
-        closeTab tab)
-    |> Option.isSome
+    tab.Browser
+        .Send(tab.Session, "Page.captureScreenshot", args [ "format", box "png"; "captureBeyondViewport", box true ])
+        .GetProperty("data")
+        .GetString()
+    |> Convert.FromBase64String

@@ -69,6 +69,15 @@ let tests =
     <| testList
         "Reporting.IndexPageBrowser"
         [
+            test "index.html shows the tables' inline code as code, not as Markdown backticks" {
+                use d = new TempDir()
+                let tables = Tables.writeAll d.Path TablesTests.fixture
+                let html = File.ReadAllText(Figures.index d.Path TablesTests.fixture tables [])
+
+                Expect.stringContains html "<code>dotnet fsi scripts/reproduce.fsx --seeds 2</code>" "the command as code"
+                Expect.isFalse (html.Contains "`") "no backtick left"
+            }
+
             test "the main job's index page, offline: every link leads to a file, every figure draws its plot, no script error" {
                 withChromium (fun browser ->
                     use d = new TempDir()
