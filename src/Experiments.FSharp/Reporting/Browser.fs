@@ -13,7 +13,6 @@ open System.Text
 open System.Text.Json
 open System.Text.Json.Nodes
 open System.Threading
-open Research.Model.Data
 
 /// How long one protocol command, a page load or Chromium's start may take before it is an error.
 let private timeout = TimeSpan.FromSeconds 60.0
