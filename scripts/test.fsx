@@ -38,6 +38,11 @@ if not (fsharpFormatted && csharpFormatted) then
 // Tests speak with espeak-ng and decode/encode media with ffmpeg (as the demo corpus does).
 Research.requireDebian "the tests" [ "espeak-ng"; "ffmpeg" ]
 
+// The index page's browser check and the PNG copies of the figures use headless Chromium: installed as root (as on
+// CI); elsewhere, without chromium, those tests are skipped with a notice.
+if Environment.UserName = "root" then
+    Research.requireDebian "the browser check of the index page" [ "chromium" ]
+
 Research.ensureBuilt ()
 
 let projects =

@@ -16,6 +16,7 @@ type Entry =
             command "features" Features.usage Features.main
             command "mosei" Mosei.usage Mosei.main
             command "voxceleb" VoxCeleb.usage VoxCeleb.main
+            command "screenshot" Screenshot.usage Screenshot.main
         ]
 
     /// Runs the named command with its arguments; returns its exit code (2 for usage errors, see Cli.run).

@@ -25,7 +25,7 @@ let private copyDirectory (source: string) (target: string) =
 
 /// Emotion stores of the tiny demo corpus, built once per test process outside the shared corpus folder (the
 /// corpus tests check that its own stores are computed exactly once).
-let private stores =
+let stores =
     lazy
         (let folder, _ = Demo.DemoCorpusTests.tinyCorpus ()
 
@@ -45,7 +45,7 @@ let private stores =
 
          root)
 
-let private tinyRun (root: string) (name: string) (emotionStores: string) =
+let tinyRun (root: string) (name: string) (emotionStores: string) =
     let c =
         { scratch demoFineTuning with
             Name = name

@@ -210,6 +210,10 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
     let b = StringBuilder()
     let add (s: string) = b.Append(s).Append('\n') |> ignore
     let enc (s: string) = WebUtility.HtmlEncode s
+    // the tables' Markdown lines: encoded, with inline code (`...`) as <code>
+    let md (s: string) =
+        RegularExpressions.Regex.Replace(enc s, "`([^`]*)`", "<code>$1</code>")
+
     add "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Paper tables and figures</title>"
 
     add
@@ -239,7 +243,7 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
 
                 if not (line.StartsWith "|---") then
                     let cells =
-                        line.Trim('|').Split('|') |> Array.map (fun c -> $"<td>{enc (c.Trim())}</td>")
+                        line.Trim('|').Split('|') |> Array.map (fun c -> $"<td>{md (c.Trim())}</td>")
 
                     add ("<tr>" + String.Join("", cells) + "</tr>")
             else
@@ -248,7 +252,7 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
                     inTable <- false
 
                 if line.Trim() <> "" then
-                    add $"<p>{enc line}</p>"
+                    add $"<p>{md line}</p>"
 
         if inTable then
             add "</table>"
