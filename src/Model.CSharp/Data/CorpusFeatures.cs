@@ -140,10 +140,9 @@ public static class CorpusFeatures
     /// <summary>
     /// Builds one store per fold (<c>storeRoot/train</c>, <c>valid</c>, <c>test</c>) from a folder of .csd files:
     /// per labelled segment its audio, video and text rows and a 1 × 6 row of emotion intensities. Features are read
-    /// from the .csd files only when some item must be (re)computed. With <paramref name="skips"/>, a segment with no
-    /// row in a modality or overlapping NaN/+inf rows (<see cref="MoseiOptions.SkipEmptySegments"/>,
-    /// <see cref="MoseiOptions.SkipNaNSegments"/>) or whose features fail is left out of its fold's store and listed
-    /// there with its .csd file, instead of stopping the build.
+    /// from the .csd files only when some item must be (re)computed. A segment with no row in a modality or
+    /// overlapping NaN/+inf rows, or whose features fail, stops the build with an error naming it, its .csd file and
+    /// root; with <paramref name="skips"/>, it is left out of its fold's store and listed there with its .csd file.
     /// </summary>
     public static IReadOnlyDictionary<string, FeatureCacheResult> BuildEmotion(
         string csdDir,
@@ -154,8 +153,14 @@ public static class CorpusFeatures
         SkipReport? skips = null
     )
     {
-        // Skipping changes which segments are kept, never a kept segment's features: not part of the fingerprint.
-        var readOptions = skips != null ? options with { SkipEmptySegments = true, SkipNaNSegments = true } : options;
+        // The features are read skipping bad segments either way, so that a bad segment fails as its own item (named
+        // by the store build) rather than as whichever item happened to read the corpus first. Skipping changes which
+        // segments are kept, never a kept segment's features: it is not part of the fingerprint.
+        var readOptions = options with
+        {
+            SkipEmptySegments = true,
+            SkipNaNSegments = true,
+        };
         List<MoseiSegment> labelled;
         using (var labelsOnly = MoseiCorpus.Open(csdDir, foldsPath, options with { Modalities = MoseiModalities.None }))
         {
@@ -184,7 +189,9 @@ public static class CorpusFeatures
                     string id = SegmentId(s.VideoId, s.Index);
                     if (full.Value.Skipped.TryGetValue(id, out var bad))
                     {
-                        throw new InvalidDataException(bad.Reason);
+                        throw new InvalidDataException(
+                            $"{bad.Reason}; the segment is unusable (a SkipReport, i.e. --skip-bad, skips such segments)"
+                        );
                     }
                     var seg = full.Value.Segments.TryGetValue(id, out var found)
                         ? found

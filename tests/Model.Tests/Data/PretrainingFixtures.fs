@@ -91,3 +91,13 @@ let pooledStats (matrices: float32[,] list) =
             / float rows)
 
     mean, variance
+
+/// Replaces the transcript of one utterance of a data dir's text file by nothing.
+let emptyTranscript (data: string) (id: string) =
+    let text = Path.Combine(data, "text")
+
+    File.WriteAllLines(
+        text,
+        File.ReadAllLines text
+        |> Array.map (fun l -> if l.StartsWith(id + " ") then id else l)
+    )

@@ -21,16 +21,6 @@ let private itemsOf (path: string) =
             i.GetProperty("reason").GetString()
     ]
 
-/// Replaces the transcript of one utterance of a data dir's text file by nothing.
-let private emptyTranscript (data: string) (id: string) =
-    let text = Path.Combine(data, "text")
-
-    File.WriteAllLines(
-        text,
-        File.ReadAllLines text
-        |> Array.map (fun l -> if l.StartsWith(id + " ") then id else l)
-    )
-
 [<Tests>]
 let tests =
     testList
@@ -106,8 +96,16 @@ let tests =
                         CorpusFeatures.BuildEmotion(MoseiFixtures.corpus, MoseiFixtures.folds, MoseiOptions(), root)
                         |> ignore)
                     (fun e ->
+                        Expect.isTrue (e :? FeatureItemException) "FeatureItemException"
+                        let item = (e :?> FeatureItemException).ItemId
                         Expect.stringContains e.Message "glove_vectors" "the root"
-                        Expect.stringContains e.Message "SkipEmptySegments" "how to skip")
+
+                        Expect.stringContains
+                            e.Message
+                            $"video '{item.Substring(0, item.IndexOf '[')}'"
+                            "the reason is the failing item's own"
+
+                        Expect.stringContains e.Message "--skip-bad" "how to skip")
 
                 let report = SkipReport "test"
 
