@@ -1,7 +1,7 @@
 // Shared by every script in this folder (#load "Research.fsx"). It holds no research logic: it builds the
-// solution when its sources changed, then runs an entry point of src/Experiments.FSharp in an assembly load
-// context of its own, so the library runs on the packages pinned in Directory.Build.props (FSharp.Core,
-// TorchSharp and its native libraries) rather than on those of F# Interactive.
+// solution when its sources changed, then runs a command of src/Commands.FSharp (or, for the bench scripts, of
+// src/Benchmarks.FSharp) in an assembly load context of its own, so the library runs on the packages pinned in
+// Directory.Build.props (FSharp.Core, TorchSharp and its native libraries) rather than on those of F# Interactive.
 module Research
 
 open System
@@ -158,15 +158,32 @@ let scriptArgs () =
     | _ :: rest -> Array.ofList rest
     | [] -> [||]
 
-/// Builds if needed, then runs command `command` of Research.Experiments.Entry; returns its exit code.
-/// Errors print their message (the whole exception with RESEARCH_DEBUG=1) and give exit code 1.
-let runEntry (command: string) (argv: string array) : int =
+/// An assembly whose commands the scripts run: its project (named as its build output folder) and its Entry type,
+/// which has `static Run(command: string, argv: string array) : int`.
+type Library = { Project: string; Entry: string }
+
+/// The science's commands (src/Commands.FSharp).
+let commands =
+    {
+        Project = "Commands.FSharp"
+        Entry = "Research.Commands.Entry"
+    }
+
+/// The benchmarks (src/Benchmarks.FSharp).
+let benchmarks =
+    {
+        Project = "Benchmarks.FSharp"
+        Entry = "Research.Benchmarks.Entry"
+    }
+
+/// Builds if needed, then runs command `command` of the library's Entry in a load context of its own; returns its
+/// exit code. Errors print their message (the whole exception with RESEARCH_DEBUG=1) and give exit code 1.
+let runEntryOf (library: Library) (command: string) (argv: string array) : int =
     ensureBuilt ()
-    let dll = Path.Combine(outputOf "Experiments.FSharp", "Experiments.FSharp.dll")
+    let dll = Path.Combine(outputOf library.Project, library.Project + ".dll")
     let context = LibraryContext dll
 
-    let entry =
-        context.LoadFromAssemblyPath(dll).GetType("Research.Experiments.Entry", true)
+    let entry = context.LoadFromAssemblyPath(dll).GetType(library.Entry, true)
 
     try
         entry.GetMethod("Run").Invoke(null, [| box command; box argv |]) :?> int
@@ -179,3 +196,10 @@ let runEntry (command: string) (argv: string array) : int =
             eprintfn "error: %s (%s; RESEARCH_DEBUG=1 shows the stack)" inner.Message (inner.GetType().Name)
 
         1
+
+/// Runs a command of the science (see runEntryOf): reproduce, pretrain, finetune, baseline, evaluate, embed,
+/// features, mosei, voxceleb.
+let runEntry (command: string) (argv: string array) : int = runEntryOf commands command argv
+
+/// Runs a benchmark (see runEntryOf): bench, bench-lfbe, bench-step, smoke.
+let runBenchmark (command: string) (argv: string array) : int = runEntryOf benchmarks command argv

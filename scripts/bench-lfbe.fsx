@@ -4,4 +4,4 @@
 #load "Research.fsx"
 
 Research.requireDebian "the LFBE benchmark" [ "python3-torchaudio" ]
-exit (Research.runEntry "bench-lfbe" (Research.scriptArgs ()))
+exit (Research.runBenchmark "bench-lfbe" (Research.scriptArgs ()))

@@ -4,4 +4,4 @@
 // usage: dotnet fsi scripts/bench-step.fsx [--repeats 7] [--warmup 2]; help: dotnet fsi scripts/bench-step.fsx -- --help
 #load "Research.fsx"
 
-exit (Research.runEntry "bench-step" (Research.scriptArgs ()))
+exit (Research.runBenchmark "bench-step" (Research.scriptArgs ()))

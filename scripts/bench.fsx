@@ -10,4 +10,4 @@ let args = Research.scriptArgs ()
 if not (args |> Array.exists (fun a -> a = "--help" || a = "-h" || a = "--report-only")) then
     Research.requireDebian "the benchmarks' references" [ "python3-torch"; "python3-torchaudio"; "libopenblas0-pthread" ]
 
-exit (Research.runEntry "bench" args)
+exit (Research.runBenchmark "bench" args)

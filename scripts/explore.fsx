@@ -15,13 +15,14 @@
 // F# Interactive reads the #r lines below before it runs anything, so the build must exist first: any script makes
 // it (e.g. dotnet fsi scripts/embed.fsx -- --help), or dotnet build Research.sln -c Release.
 #load "Research.fsx"
-#r "../artifacts/bin/Experiments.FSharp/release/TorchSharp.dll"
-#r "../artifacts/bin/Experiments.FSharp/release/Model.CSharp.dll"
-#r "../artifacts/bin/Experiments.FSharp/release/Newtonsoft.Json.dll"
-#r "../artifacts/bin/Experiments.FSharp/release/DynamicObj.dll"
-#r "../artifacts/bin/Experiments.FSharp/release/Giraffe.ViewEngine.dll"
-#r "../artifacts/bin/Experiments.FSharp/release/Plotly.NET.dll"
-#r "../artifacts/bin/Experiments.FSharp/release/Experiments.FSharp.dll"
+#r "../artifacts/bin/Commands.FSharp/release/TorchSharp.dll"
+#r "../artifacts/bin/Commands.FSharp/release/Model.CSharp.dll"
+#r "../artifacts/bin/Commands.FSharp/release/Newtonsoft.Json.dll"
+#r "../artifacts/bin/Commands.FSharp/release/DynamicObj.dll"
+#r "../artifacts/bin/Commands.FSharp/release/Giraffe.ViewEngine.dll"
+#r "../artifacts/bin/Commands.FSharp/release/Plotly.NET.dll"
+#r "../artifacts/bin/Commands.FSharp/release/Experiments.FSharp.dll"
+#r "../artifacts/bin/Commands.FSharp/release/Commands.FSharp.dll"
 
 open System
 open System.IO
@@ -35,16 +36,10 @@ open Research.Experiments
 // ---- 0. Settings: edit them here when stepping through; flags after `--` override them when run whole. ----------
 let argv = Research.scriptArgs ()
 
-if Cli.wantsHelp argv then
-    printfn "%s" Explore.usage
-    exit 0
-
 let settings =
-    try
-        Explore.parse argv
-    with Cli.UsageError message ->
-        eprintfn "%s\n%s" message Explore.usage
-        exit 2
+    match Research.Commands.Explore.settings argv with
+    | Ok settings -> settings
+    | Error code -> exit code // 0 after --help, 2 after a usage error (both printed)
 
 // The assemblies above were loaded from the last build; if the sources changed since, rebuild and start again.
 // (RESEARCH_NO_BUILD=1 skips the check: the test that runs this script runs inside the build.)

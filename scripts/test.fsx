@@ -9,6 +9,20 @@ open System.Xml.Linq
 
 let expectoArgs = Research.scriptArgs () |> List.ofArray
 
+let usage =
+    """usage: dotnet fsi scripts/test.fsx -- [EXPECTO-ARGS]
+  The whole test suite: formatting check (fantomas, csharpier), build, every test project under tests/.
+flags:
+  EXPECTO-ARGS  passed to every test project, e.g. --filter-test-list NAME or --sequenced (default: none, every test)
+examples:
+  dotnet fsi scripts/test.fsx
+  dotnet fsi scripts/test.fsx -- --filter-test-list Cli
+help: dotnet fsi scripts/test.fsx -- --help"""
+
+if expectoArgs |> List.exists (fun a -> a = "--help" || a = "-h") then
+    printfn "%s" usage
+    exit 0
+
 Research.execOrFail "dotnet" [ "tool"; "restore"; "--verbosity"; "quiet" ]
 
 let fsharpFormatted =

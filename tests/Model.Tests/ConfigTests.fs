@@ -55,18 +55,19 @@ let tests =
                 try
                     File.WriteAllText(path, toJson { demoPretraining with Seed = 7 })
 
-                    let f =
-                        Cli.parse [ "config"; "set"; "preset" ] [| "--config"; path; "--set"; "Seed=8" |]
+                    let fromFile = resolve Pretrain.presets (Some "paper") (Some path) [ "Seed=8" ]
+                    Expect.equal fromFile.Seed 8 "file then overrides"
+                    Expect.equal fromFile.Budget demoPretraining.Budget "the file wins over the preset"
+                    Expect.equal (resolve Pretrain.presets (Some "paper") None []) paperPretraining "named preset"
+                    Expect.equal (resolve Pretrain.presets None None []) demoPretraining "the first preset by default"
 
-                    Expect.equal (resolve Pretrain.presets f).Seed 8 "file then overrides"
-                    let p = Cli.parse [ "config"; "set"; "preset" ] [| "--preset"; "paper" |]
-                    Expect.equal (resolve Pretrain.presets p) paperPretraining "named preset"
+                    Expect.throwsC (fun () -> resolve Pretrain.presets (Some "huge") None [] |> ignore) (fun e ->
+                        Expect.isTrue (e :? Errors.InvalidSetting) "an invalid setting"
+                        Expect.stringContains (string e) "demo, paper" "names the presets")
 
-                    Expect.throws
-                        (fun () ->
-                            resolve Pretrain.presets (Cli.parse [ "preset" ] [| "--preset"; "huge" |])
-                            |> ignore)
-                        "unknown preset"
+                    Expect.throwsC (fun () -> resolve Pretrain.presets None (Some(path + ".missing")) [] |> ignore) (fun e ->
+                        Expect.isTrue (e :? Errors.InvalidSetting) "an invalid setting"
+                        Expect.stringContains (string e) "no such file" "says what is wrong")
                 finally
                     File.Delete path
             }

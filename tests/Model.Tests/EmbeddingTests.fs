@@ -261,7 +261,7 @@ let tests =
                 contains (messageOf<exn>(fun () -> Embed.run (request run noAudio (d.Sub "e")) |> ignore)) [ "no audio"; "noaudio" ]
 
                 contains
-                    (messageOf<Cli.UsageError>(fun () ->
+                    (messageOf<Errors.InvalidSetting>(fun () ->
                         Embed.run
                             { request run full (d.Sub "e") with
                                 Modalities = Some(set [ "video" ])

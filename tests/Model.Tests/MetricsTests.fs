@@ -349,7 +349,7 @@ let tests =
 
                 let code =
                     try
-                        Evaluate.main [| "--dev"; fixture "dev.csv"; "--test"; fixture "test.csv" |]
+                        Research.Commands.Evaluate.main [| "--dev"; fixture "dev.csv"; "--test"; fixture "test.csv" |]
                     finally
                         Console.SetOut saved
 
@@ -366,8 +366,8 @@ let tests =
                         [| "--dev"; "a.csv"; "--test"; "b.csv"; "--bootstrap"; "0" |]
                         [| "--dev"; "a.csv"; "--test"; "b.csv"; "--threshold"; "0.5" |]
                     ] do
-                    Expect.throwsC (fun () -> Evaluate.main argv |> ignore) (fun e ->
-                        Expect.isTrue (e :? Cli.UsageError) $"""usage error for {String.concat " " argv}""")
+                    Expect.throwsC (fun () -> Research.Commands.Evaluate.main argv |> ignore) (fun e ->
+                        Expect.isTrue (e :? Research.Commands.Cli.UsageError) $"""usage error for {String.concat " " argv}""")
             }
 
             test "bad CSV rows are errors naming the file and the line" {

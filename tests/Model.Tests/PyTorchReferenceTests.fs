@@ -8,6 +8,7 @@ open Expecto
 open TorchSharp
 open Research.Model
 open Research.Experiments
+open Research.Benchmarks
 open Research.Model.Tests.ReferenceFiles
 open Research.Model.Models
 

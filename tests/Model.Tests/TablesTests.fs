@@ -66,16 +66,16 @@ let fixture: Results =
         BootstrapResamples = 1000
         Models =
             [|
-                modelResult Tables.lateFusionKey "Late Fusion" 0.50
-                modelResult Tables.scratchKey "TF" 0.55
-                modelResult Tables.pretrainedKey "Embeddings from the Multi-task model" 0.6
+                modelResult TableFormat.lateFusionKey "Late Fusion" 0.50
+                modelResult TableFormat.scratchKey "TF" 0.55
+                modelResult TableFormat.pretrainedKey "Embeddings from the Multi-task model" 0.6
             |]
         Ablations =
             [|
                 for key, label, shift in
                     [
-                        Tables.scratchKey, "TF", 0.0
-                        Tables.pretrainedKey, "Embeddings from the Multi-task model", 0.01
+                        TableFormat.scratchKey, "TF", 0.0
+                        TableFormat.pretrainedKey, "Embeddings from the Multi-task model", 0.01
                     ] do
                     for i, m in List.indexed [ "A"; "A+V"; "A+T"; "A+V+T" ] ->
                         ablation key label m (0.5 + 0.05 * float i + shift) (0.7 + 0.02 * float i + shift)
@@ -92,7 +92,7 @@ let tests =
         "Tables"
         [
             test "Table 1: the paper's rows, then ours, in the paper's layout with percentages to one decimal" {
-                let md = Tables.markdown fixture (Tables.table1 fixture)
+                let md = TableFormat.markdown fixture (Table1.build fixture)
 
                 let expected =
                     [
@@ -126,7 +126,7 @@ let tests =
 
             test "Table 2 compares the TF baseline with the pre-trained model" {
                 let rows =
-                    lines (Tables.markdown fixture (Tables.table2 fixture))
+                    lines (TableFormat.markdown fixture (Table2.build fixture))
                     |> List.filter (fun l -> l.StartsWith "| " && l.Contains "fixture data")
 
                 Expect.equal
@@ -139,7 +139,7 @@ let tests =
             }
 
             test "Table 3: averages per modality subset, paper rows first" {
-                let md = Tables.markdown fixture (Tables.table3 fixture)
+                let md = TableFormat.markdown fixture (Table3.build fixture)
 
                 let expected =
                     [
@@ -161,12 +161,12 @@ let tests =
                         Ablations = fixture.Ablations |> Array.filter (fun a -> a.Modalities <> "A+V")
                     }
 
-                let md = Tables.markdown partial (Tables.table3 partial)
+                let md = TableFormat.markdown partial (Table3.build partial)
                 Expect.isTrue (md.Contains "| Baseline | fixture data | 50.0 | 70.0 | – | – | 60.0 | 74.0 |") "dash"
-                let csv = Tables.csv fixture (Tables.table1 fixture)
+                let csv = TableFormat.csv fixture (Table1.build fixture)
                 Expect.isTrue (csv.Contains "\nTF,fixture data,55.0,65.0,56.0,66.0,") "csv row"
                 Expect.isTrue (csv.StartsWith "# Made by") "provenance comment"
-                let tex = Tables.latex fixture (Tables.table1 fixture)
+                let tex = TableFormat.latex fixture (Table1.build fixture)
                 Expect.isTrue (tex.Contains "TF & fixture data & 55.0 & 65.0 & 56.0") "latex row"
                 Expect.isTrue (tex.Contains "M-ELMo + NN [10] (A+T) & CMU-MOSEI (paper) & 67.0") "latex reference row"
             }
@@ -177,7 +177,12 @@ let tests =
                 try
                     write path fixture
                     let back = read path
-                    Expect.equal (Tables.markdown back (Tables.table1 back)) (Tables.markdown fixture (Tables.table1 fixture)) "same table"
+
+                    Expect.equal
+                        (TableFormat.markdown back (Table1.build back))
+                        (TableFormat.markdown fixture (Table1.build fixture))
+                        "same table"
+
                     Expect.equal back.Models.[2].PerEmotion.[5].F1.Value fixture.Models.[2].PerEmotion.[5].F1.Value "value"
                 finally
                     IO.File.Delete path

@@ -2,7 +2,6 @@ module Research.Model.Tests.Audio.FeaturesTests
 
 open System.IO
 open Expecto
-open Research.Experiments
 open Research.Model.Data
 open Research.Model.Tests.Audio.References
 
@@ -15,13 +14,13 @@ let tests =
                 withTempDir (fun dir ->
                     let frames = Array2D.length1 (reference "utt1.fbank.npy")
                     let out = Path.Combine(dir, "sub", "utt1.npy")
-                    Expect.equal (Features.main [| "lfbe"; "--wav"; file "utt1.wav"; "--out"; out |]) 0 "exit code"
+                    Expect.equal (Research.Commands.Features.main [| "lfbe"; "--wav"; file "utt1.wav"; "--out"; out |]) 0 "exit code"
                     let plain = Npy.ReadMatrix out
                     Expect.equal (Array2D.length1 plain, Array2D.length2 plain) (frames, 40) "shape"
                     Expect.isLessThan (maxAbsDiff plain (reference "utt1.fbank.npy")) 1e-3 "the fbank"
 
                     let code =
-                        Features.main
+                        Research.Commands.Features.main
                             [|
                                 "lfbe"
                                 "--wav"
@@ -46,9 +45,13 @@ let tests =
             test "a missing input is an error naming the path; bad flags are usage errors" {
                 let missing = Path.Combine(repoRoot, "missing.wav")
 
-                Expect.throwsC (fun () -> Features.main [| "lfbe"; "--wav"; missing; "--out"; "x.npy" |] |> ignore) (fun e ->
-                    Expect.isTrue (e :? FileNotFoundException) "FileNotFoundException"
-                    Expect.stringContains e.Message missing "names the path")
+                Expect.throwsC
+                    (fun () ->
+                        Research.Commands.Features.main [| "lfbe"; "--wav"; missing; "--out"; "x.npy" |]
+                        |> ignore)
+                    (fun e ->
+                        Expect.isTrue (e :? FileNotFoundException) "FileNotFoundException"
+                        Expect.stringContains e.Message missing "names the path")
 
                 for argv in
                     [
@@ -57,7 +60,7 @@ let tests =
                         [| "lfbe"; "--wav"; "a.wav"; "--out"; "x.npy"; "--stack"; "0" |]
                         [| "mfcc" |]
                     ] do
-                    Expect.throwsC (fun () -> Features.main argv |> ignore) (fun e ->
-                        Expect.isTrue (e :? Cli.UsageError) $"""usage error for {String.concat " " argv}""")
+                    Expect.throwsC (fun () -> Research.Commands.Features.main argv |> ignore) (fun e ->
+                        Expect.isTrue (e :? Research.Commands.Cli.UsageError) $"""usage error for {String.concat " " argv}""")
             }
         ]

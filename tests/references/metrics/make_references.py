@@ -15,7 +15,7 @@ Writes into this folder:
                present when > 0), and the JSON it should print
 The tests never run Python: they read these files.
 
-The protocol mirrored here, written independently of the F# code (src/Experiments.FSharp/Metrics.fs):
+The protocol mirrored here, written independently of the F# code (src/Experiments.FSharp/Evaluation/Metrics.fs):
   * an item is predicted positive when its score is strictly above the threshold;
   * candidate thresholds: the distinct scores v_1 < ... < v_k give the midpoints 0.5 v_i + 0.5 v_(i+1) (v_i when
     that rounds up to v_(i+1)), plus v_1 - max(1, |v_1|) (all positive) and v_k + max(1, |v_k|) (all negative);

@@ -1,0 +1,28 @@
+/// `scripts/finetune.fsx`: emotion fine-tuning of the pre-trained transformer (or from scratch).
+module Research.Commands.FineTune
+
+open Research.Experiments
+open Research.Commands.Cli
+
+/// What `finetune` accepts.
+let usage =
+    {
+        Script = "scripts/finetune.fsx"
+        Synopsis = "[flags]"
+        Summary = "Emotion fine-tuning of the pre-trained transformer; --set Pretrained= trains from scratch (the TF baseline)."
+        Flags = ConfigFlags.flags (List.map fst FineTune.presets)
+        Examples =
+            [
+                "dotnet fsi scripts/finetune.fsx"
+                "dotnet fsi scripts/finetune.fsx -- --preset demo --set Pretrained= --set Budget.Steps=200"
+            ]
+        Notes = []
+    }
+
+/// Entry point: resolves the config and runs it; prints the test averages.
+let main (argv: string array) : int =
+    let f = parseUsage usage argv
+    let c = ConfigFlags.resolve FineTune.presets f
+    let r = FineTune.run (ConfigFlags.runs f) c
+    printfn "%s: test average WA %.4f, F1 %.4f (dataset %s)" c.Name r.Test.AverageWA r.Test.AverageF1 c.Stores
+    0

@@ -1,0 +1,45 @@
+/// The paper's two baselines (§4.1, Table 1): late fusion of per-modality BiGRUs, and the cross-modal transformer
+/// trained on emotions from scratch.
+module Research.Experiments.Baseline
+
+open System.IO
+open TorchSharp
+open Research.Model
+open Research.Model.Data
+open Research.Model.Training
+open Research.Model.Models
+open Research.Model.Runtime
+open Research.Experiments.Config
+
+/// Trains (or resumes, or reuses) the late-fusion baseline of `c` under `runs`.
+let runLateFusion (runs: string) (c: LateFusion) : FineTune.Result =
+    TorchRuntime.Initialize c.Threads
+    let path = Path.GetFullPath(Path.Combine(runs, c.Name))
+
+    if RunFolder.IsDone path then
+        printfn "late fusion %s: finished run reused (%s)" c.Name path
+        FineTune.readResult path
+    else
+        use folder = RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
+        let device = Devices.Resolve c.Device
+
+        let config =
+            LateFusionConfig(
+                AudioDim = c.Inputs.AudioDim,
+                VideoDim = c.Inputs.VideoDim,
+                TextDim = c.Inputs.TextDim,
+                Hidden = c.Hidden,
+                Layers = c.Layers,
+                FusionDim = c.FusionDim,
+                Dropout = c.Dropout
+            )
+
+        torch.manual_seed (int64 c.Seed) |> ignore
+        use model = new LateFusionModel(config)
+        model.``to`` device |> ignore
+        let criterion = FineTune.emotionCriterion c.Stores c.PositiveWeights device
+        // The schedule's d^-0.5 uses the fused width (FusionDim) as the model dimension.
+        let schedule = LearningRateSchedule(c.Budget.LrFactor, c.FusionDim, c.Budget.Warmup)
+        let step = TrainStep(model, criterion, schedule, c.Budget.ClipNorm)
+        printfn "late fusion %s: BiGRU %d x %d per modality, %d steps of %d" c.Name c.Layers c.Hidden c.Budget.Steps c.Budget.BatchSize
+        FineTune.trainAndScore folder (c.Stores, c.Budget, c.Seed, c.Device) model model.EmotionLogits step (toJson c)
