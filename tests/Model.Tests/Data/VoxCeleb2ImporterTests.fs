@@ -177,6 +177,37 @@ let tests =
                 Expect.stringContains (report.Summary path) "skipped 4 bad item(s): 4 voxceleb import" "console line"
             }
 
+            test "voxceleb import: bad clips stop it; --skip-bad imports the rest and lists them in the report" {
+                use d = new TempDir()
+                let root, text, scores = writeTree d clips
+                let out = d.Sub "cli"
+
+                let args =
+                    [|
+                        "import"
+                        "--root"
+                        root
+                        "--text"
+                        text
+                        "--scores"
+                        scores
+                        "--threshold"
+                        "-2.0"
+                        "--out"
+                        out
+                    |]
+
+                Expect.throwsC (fun () -> Research.Commands.VoxCeleb.main args |> ignore) (fun e ->
+                    Expect.stringContains e.Message "--skip-bad" "how to skip")
+
+                Expect.isFalse (Directory.Exists out) "no data dir"
+                let report = d.Sub "reports/skipped.json"
+                Expect.equal (Research.Commands.VoxCeleb.main (Array.append args [| "--skip-bad"; report |])) 0 "exit code"
+                use json = JsonDocument.Parse(File.ReadAllText report)
+                Expect.equal (json.RootElement.GetProperty("skipped").GetInt32()) 4 "the four bad clips"
+                Expect.equal (KaldiDataDir.Load out).Utterances.Count 3 "the kept utterances"
+            }
+
             test "a higher threshold keeps fewer; the utterance id is the path's parts joined by '-'" {
                 use d = new TempDir()
                 let root, text, scores = writeTree d clips
