@@ -4,6 +4,7 @@ module Research.Model.Tests.Data.PretrainingFixtures
 
 open System
 open System.IO
+open System.Text.Json
 open Research.Model.Audio
 open Research.Model.Data
 open Research.Model.Tests.Audio.References
@@ -101,3 +102,30 @@ let emptyTranscript (data: string) (id: string) =
         File.ReadAllLines text
         |> Array.map (fun l -> if l.StartsWith(id + " ") then id else l)
     )
+
+/// (stage, id, file, reason) of every item of a saved skip report (SkipReport.Save).
+let reportItems (path: string) =
+    use json = JsonDocument.Parse(File.ReadAllText path)
+
+    [
+        for i in json.RootElement.GetProperty("items").EnumerateArray() ->
+            i.GetProperty("stage").GetString(),
+            i.GetProperty("id").GetString(),
+            i.GetProperty("file").GetString(),
+            i.GetProperty("reason").GetString()
+    ]
+
+/// The arguments of `features.fsx pretrain` on the tiny corpus (2 x 2 grey-level video features), then `extra`.
+let pretrainArgs (data: string) (store: string) (glove: string) (extra: string list) =
+    [
+        "pretrain"
+        "--data"
+        data
+        "--out"
+        store
+        "--glove"
+        glove
+        "--visual-side"
+        "2"
+    ]
+    @ extra

@@ -2,24 +2,11 @@ module Research.Model.Tests.Data.SkipBadTests
 
 open System
 open System.IO
-open System.Text.Json
 open Expecto
 open Research.Model.Audio
 open Research.Model.Data
 open Research.Model.Tests.Audio.References
 open Research.Model.Tests.Data.PretrainingFixtures
-
-/// The items of a saved skip report: (stage, id, file, reason).
-let private itemsOf (path: string) =
-    use json = JsonDocument.Parse(File.ReadAllText path)
-
-    [
-        for i in json.RootElement.GetProperty("items").EnumerateArray() ->
-            i.GetProperty("stage").GetString(),
-            i.GetProperty("id").GetString(),
-            i.GetProperty("file").GetString(),
-            i.GetProperty("reason").GetString()
-    ]
 
 [<Tests>]
 let tests =
@@ -43,7 +30,7 @@ let tests =
                     report.Save path
 
                     Expect.equal
-                        (itemsOf path)
+                        (reportItems path)
                         [ "kaldi text", "s2-a", Path.Combine(data, "text"), "empty transcript" ]
                         "exactly that utterance"
 
@@ -112,13 +99,7 @@ let tests =
                 let results =
                     CorpusFeatures.BuildEmotion(MoseiFixtures.corpus, MoseiFixtures.folds, MoseiOptions(), root, skips = report)
 
-                let expected =
-                    [
-                        for e in MoseiFixtures.expected.Value.GetProperty("mosei").GetProperty("empty").EnumerateArray() ->
-                            CorpusFeatures.SegmentId(e.GetProperty("video").GetString(), e.GetProperty("index").GetInt32())
-                    ]
-                    |> List.distinct
-                    |> List.sort
+                let expected = MoseiFixtures.emptySegmentIds ()
 
                 Expect.isNonEmpty expected "the fixture has empty segments"
                 Expect.equal (report.Items |> Seq.map _.Id |> List.ofSeq |> List.sort) expected "exactly the empty segments"

@@ -4,36 +4,14 @@ module Research.Model.Tests.Data.StoreCommandsTests
 
 open System
 open System.IO
-open System.Text.Json
 open Expecto
 open Research.Model.Audio
 open Research.Model.Data
 open Research.Model.Tests.Audio.References
 open Research.Model.Tests.Data.PretrainingFixtures
 
-/// (stage, id, file, reason) of every item of a saved skip report.
-let private itemsOf (path: string) =
-    use json = JsonDocument.Parse(File.ReadAllText path)
-
-    [
-        for i in json.RootElement.GetProperty("items").EnumerateArray() ->
-            i.GetProperty("stage").GetString(),
-            i.GetProperty("id").GetString(),
-            i.GetProperty("file").GetString(),
-            i.GetProperty("reason").GetString()
-    ]
-
 let private features (argv: string list) =
     Research.Commands.Features.main (Array.ofList argv)
-
-/// The MOSEI fixture's segments with no row in some modality, as store ids, sorted.
-let private emptySegments () =
-    [
-        for e in MoseiFixtures.expected.Value.GetProperty("mosei").GetProperty("empty").EnumerateArray() ->
-            CorpusFeatures.SegmentId(e.GetProperty("video").GetString(), e.GetProperty("index").GetInt32())
-    ]
-    |> List.distinct
-    |> List.sort
 
 let private fixtureRoots =
     [
@@ -57,20 +35,7 @@ let tests =
                     emptyTranscript data "s2-a"
                     let store = Path.Combine(folder, "features", "pretrain")
 
-                    let args =
-                        [
-                            "pretrain"
-                            "--data"
-                            data
-                            "--out"
-                            store
-                            "--glove"
-                            glove
-                            "--visual-side"
-                            "2"
-                            "--workers"
-                            "1"
-                        ]
+                    let args = pretrainArgs data store glove [ "--workers"; "1" ]
 
                     Expect.throwsC (fun () -> features args |> ignore) (fun e ->
                         Expect.stringContains e.Message (Path.Combine(data, "text")) "the file"
@@ -79,7 +44,7 @@ let tests =
                     Expect.isFalse (Directory.Exists store) "no store"
                     let report = Path.Combine(folder, "skipped.json")
                     Expect.equal (features (args @ [ "--cmvn"; "global"; "--skip-bad"; report ])) 0 "exit code"
-                    Expect.equal (itemsOf report) [ "kaldi text", "s2-a", Path.Combine(data, "text"), "empty transcript" ] "exactly it"
+                    Expect.equal (reportItems report) [ "kaldi text", "s2-a", Path.Combine(data, "text"), "empty transcript" ] "exactly it"
                     use s = FeatureStore.Open store
                     Expect.equal s.Count 5 "the other utterances"
                     let stats = CmvnStats.Load(Path.Combine(store, TrainingCmvn.FileName))
@@ -94,21 +59,7 @@ let tests =
                     let data, glove = writeCorpus folder
                     let store = Path.Combine(folder, "store")
 
-                    features
-                        [
-                            "pretrain"
-                            "--data"
-                            data
-                            "--out"
-                            store
-                            "--glove"
-                            glove
-                            "--visual-side"
-                            "2"
-                            "--cmvn"
-                            "global"
-                        ]
-                    |> ignore
+                    features (pretrainArgs data store glove [ "--cmvn"; "global" ]) |> ignore
 
                     let stats = Path.Combine(store, TrainingCmvn.FileName)
                     let out = Path.Combine(folder, "new.npy")
@@ -145,8 +96,12 @@ let tests =
                 Expect.throwsC (fun () -> features args |> ignore) (fun e -> Expect.stringContains e.Message "segment" "names the segment")
                 let report = tmp.File "skipped.json"
                 Expect.equal (features (args @ [ "--skip-bad"; report ])) 0 "exit code"
-                let items = itemsOf report
-                Expect.equal (items |> List.map (fun (_, id, _, _) -> id) |> List.sort) (emptySegments ()) "the empty segments"
+                let items = reportItems report
+
+                Expect.equal
+                    (items |> List.map (fun (_, id, _, _) -> id) |> List.sort)
+                    (MoseiFixtures.emptySegmentIds ())
+                    "the empty segments"
 
                 for stage, id, file, _ in items do
                     Expect.isTrue (stage.StartsWith "emotion ") $"{id}: the fold's stage"
@@ -173,8 +128,12 @@ let tests =
                         |]
 
                 Expect.equal code 0 "exit code"
-                let items = itemsOf report
-                Expect.equal (items |> List.map (fun (_, id, _, _) -> id) |> List.sort) (emptySegments ()) "the unusable segments"
+                let items = reportItems report
+
+                Expect.equal
+                    (items |> List.map (fun (_, id, _, _) -> id) |> List.sort)
+                    (MoseiFixtures.emptySegmentIds ())
+                    "the unusable segments"
 
                 let all, _ =
                     Research.Experiments.Mosei.inspect MoseiFixtures.corpus MoseiFixtures.folds "All Labels"
