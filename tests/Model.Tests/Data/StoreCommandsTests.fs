@@ -50,6 +50,11 @@ let tests =
                     let stats = CmvnStats.Load(Path.Combine(store, TrainingCmvn.FileName))
                     Expect.equal stats.About["trainingUtterances"] "3" "s1-a, s1-b, s2-b: the last of each speaker is held out"
                     Expect.isTrue (File.Exists(store + "-oov.json")) "the OOV report beside the store"
+                    Research.Experiments.FeatureStores.checkCmvnSplit store 1
+
+                    Expect.throwsC (fun () -> Research.Experiments.FeatureStores.checkCmvnSplit store 2) (fun e ->
+                        Expect.stringContains e.Message "holding out 1 per speaker" "pre-training refuses another split")
+
                     let dir = Research.Experiments.FeatureStores.loadForStore data
                     Expect.equal dir.Utterances.Count 5 "training reads the data dir as the store was built")
             }
