@@ -13,6 +13,15 @@ open Research.Model.Tests.Data.PretrainingFixtures
 let private features (argv: string list) =
     Research.Commands.Features.main (Array.ofList argv)
 
+/// `mosei.fsx inspect` on the MOSEI fixture, then `extra`.
+let private inspect (extra: string list) =
+    Research.Commands.Mosei.main (
+        Array.ofList (
+            [ "inspect"; "--data"; MoseiFixtures.corpus; "--folds"; MoseiFixtures.folds ]
+            @ extra
+        )
+    )
+
 let private fixtureRoots =
     [
         "--mosei-audio"
@@ -120,17 +129,7 @@ let tests =
                 use tmp = new MoseiFixtures.TempFolder()
                 let report = tmp.File "bad.json"
 
-                let code =
-                    Research.Commands.Mosei.main
-                        [|
-                            "inspect"
-                            "--data"
-                            MoseiFixtures.corpus
-                            "--folds"
-                            MoseiFixtures.folds
-                            "--skip-bad"
-                            report
-                        |]
+                let code = inspect [ "--skip-bad"; report ]
 
                 Expect.equal code 0 "exit code"
                 let items = reportItems report
@@ -154,19 +153,7 @@ let tests =
 
                 Expect.equal usable.Segments (all.Segments - items.Length) "counted: all but the listed"
 
-                Expect.throwsC
-                    (fun () ->
-                        Research.Commands.Mosei.main
-                            [|
-                                "inspect"
-                                "--data"
-                                MoseiFixtures.corpus
-                                "--folds"
-                                MoseiFixtures.folds
-                                "--audio"
-                                "X"
-                            |]
-                        |> ignore)
-                    (fun e -> Expect.stringContains e.Message "--skip-bad" "--audio needs --skip-bad")
+                Expect.throwsC (fun () -> inspect [ "--audio"; "X" ] |> ignore) (fun e ->
+                    Expect.stringContains e.Message "--skip-bad" "--audio needs --skip-bad")
             }
         ]
