@@ -47,6 +47,12 @@ let usage =
                 flag "mosei-text" "ROOT" "glove_vectors" "real data: the .csd root of the text features"
                 flag "video-fps" "N" "25" "real data: video frames per second sampled"
                 flag "visual-side" "N" "64" "real data: side of the grey-level images used without --vgg16"
+                flag "cmvn" "utterance|global" "utterance" "real data: CMVN of the pre-training store (global: training split)"
+                flag
+                    "skip-bad"
+                    "REPORT.json"
+                    "none: bad input is an error"
+                    "real data: skip bad input items of the data dir and both stores, list them in REPORT.json"
             ]
         Examples =
             [
@@ -132,6 +138,9 @@ let main (argv: string array) : int =
                     VisualSide = f.Int("visual-side", 64)
                     Roots = roots
                     Features = Path.Combine(f.Get("data", Path.Combine("data", "real")), "features")
+                    Cmvn = FeatureStores.cmvnMode (f.Get("cmvn", "utterance"))
+                    HeldOutPerSpeaker = preTraining.HeldOutPerSpeaker
+                    SkipBad = f.TryGet "skip-bad"
                 }
         | some ->
             let given = String.Join(", ", some)

@@ -27,12 +27,21 @@ let usage =
                 flag "seed" "N" "0" "seed of the per-speaker choice"
                 flag "examples" "N" "10" "example ids listed per reason in import_report.json"
                 flag "split" "NAME" "dev" "the VoxCeleb2 split folder under R"
+                flag
+                    "skip-bad"
+                    "REPORT.json"
+                    "none: bad input is an error"
+                    "skip clips with no mp4, no or an empty transcript, or no score; list them (id, file, reason) in REPORT.json"
             ]
         Examples =
             [
                 "dotnet fsi scripts/voxceleb.fsx import --root /data/vox2 --text asr/text --scores asr/scores --threshold 0.8 --out data/vox2-en"
+                "dotnet fsi scripts/voxceleb.fsx import --root /data/vox2 --text asr/text --scores asr/scores --threshold 0.8 --out data/vox2-en --skip-bad data/vox2-en-skipped.json"
             ]
-        Notes = []
+        Notes =
+            [
+                "The filters (threshold, per-speaker cap and minimum) drop utterances by design; import_report.json counts them."
+            ]
     }
 
 let private number (f: Flags) (name: string) =
@@ -59,7 +68,8 @@ let import (argv: string array) : int =
             MinPerSpeaker = f.Int("min-per-speaker", 1),
             Seed = f.Int("seed", 0),
             Examples = f.Int("examples", 10),
-            Split = f.Get("split", "dev")
+            Split = f.Get("split", "dev"),
+            SkipBadInputs = f.Values.ContainsKey "skip-bad"
         )
 
     let out = f.Required "out"
@@ -68,6 +78,15 @@ let import (argv: string array) : int =
         VoxCeleb2Importer.Import(f.Required "root", f.Required "text", f.Required "scores", out, options)
 
     printfn "%s" (report.Summary())
+
+    match f.TryGet "skip-bad" with
+    | Some path ->
+        let skips = SkipReport("voxceleb.fsx import " + String.Join(" ", argv))
+        report.BadInputs |> Seq.iter skips.Add
+        skips.Save path
+        printfn "%s" (skips.Summary(Path.GetFullPath path))
+    | None -> ()
+
     printfn "wrote %s (counts and example ids: %s)" (Path.GetFullPath out) (Path.Combine(Path.GetFullPath out, "import_report.json"))
     0
 

@@ -29,11 +29,12 @@ type Prepared =
         FrontEnd: FrontEndOptions
     }
 
-let private stamp (clock: Stopwatch) =
+/// The seconds since the clock started, as a fixed-width prefix of progress lines.
+let stamp (clock: Stopwatch) =
     $"[{clock.Elapsed.TotalSeconds, 6:F1}s]"
 
 /// Prints feature-cache progress about every 10% and at the end.
-let private progressOf (what: string) (clock: Stopwatch) =
+let progressOf (what: string) (clock: Stopwatch) =
     let mutable last = -1
 
     { new IProgress<FeatureCacheProgress> with
@@ -155,33 +156,52 @@ type RealData =
         Roots: MoseiOptions
         /// Where the feature stores go.
         Features: string
+        /// CMVN of the pre-training store's filter-bank energies.
+        Cmvn: Research.Model.Audio.CmvnMode
+        /// Utterances held out per speaker by the pre-training run (the training split of global CMVN).
+        HeldOutPerSpeaker: int
+        /// --skip-bad: where to list the bad input items skipped; None = bad input is an error.
+        SkipBad: string option
     }
 
 /// Builds (or reuses) the feature stores of real corpora; returns the pre-training store and the emotion root.
 let real (r: RealData) (workers: int) =
     let clock = Stopwatch.StartNew()
-
-    let frontEnd =
-        FrontEndOptions(
-            WordVectors = r.GloVe,
-            Vgg16Weights = (if r.Vgg16 = "" then null else r.Vgg16),
-            VideoFps = r.VideoFps,
-            VisualSide = r.VisualSide
-        )
-
-    let dir = KaldiDataDir.Load r.PretrainDir
+    let skips = FeatureStores.skipReport r.SkipBad "reproduce.fsx (real data)"
     let pretrainStore = Path.Combine(r.Features, "pretrain")
 
-    let result, oov =
-        CorpusFeatures.BuildPretraining(dir, pretrainStore, frontEnd, workers, progressOf "pre-training" clock).ToTuple()
+    let store: FeatureStores.PretrainingStore =
+        {
+            Data = r.PretrainDir
+            Out = pretrainStore
+            GloVe = r.GloVe
+            Vgg16 = r.Vgg16
+            VideoFps = r.VideoFps
+            VisualSide = r.VisualSide
+            Cmvn = r.Cmvn
+            Stats = ""
+            HeldOutPerSpeaker = r.HeldOutPerSpeaker
+            Workers = workers
+        }
 
-    oov.WriteJson(Path.Combine(r.Features, "pretrain-oov.json"), frontEnd.WordVectors)
+    let result, _ =
+        FeatureStores.buildPretraining store skips (progressOf "pre-training" clock)
+
     printfn "%s pre-training store: %d computed, %d reused" (stamp clock) result.Computed result.Reused
     let emotionRoot = Path.Combine(r.Features, "emotion")
 
-    for KeyValue(fold, res) in CorpusFeatures.BuildEmotion(r.Mosei, r.Folds, r.Roots, emotionRoot, progressOf "emotion" clock) do
+    let emotion: FeatureStores.EmotionStores =
+        {
+            Mosei = r.Mosei
+            Folds = r.Folds
+            Roots = r.Roots
+            Out = emotionRoot
+        }
+
+    for KeyValue(fold, res) in FeatureStores.buildEmotion emotion skips (progressOf "emotion" clock) do
         printfn "%s emotion store %s: %d computed, %d reused" (stamp clock) fold res.Computed res.Reused
 
+    FeatureStores.saveSkips skips r.SkipBad
     r.PretrainDir, pretrainStore, emotionRoot
 
 /// The input dimensions of a store (audio, video, text columns).

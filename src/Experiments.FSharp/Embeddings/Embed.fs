@@ -110,7 +110,7 @@ let resolveCheckpoint (path: string) : Checkpoint =
 
             let speakers =
                 try
-                    (KaldiDataDir.Load c.DataDir).Speakers.Count
+                    (FeatureStores.loadForStore c.DataDir).Speakers.Count
                 with e ->
                     failwithf
                         "--checkpoint %s: an unfinished pre-training run; its speaker count comes from its data dir %s, which did not load (%s)"

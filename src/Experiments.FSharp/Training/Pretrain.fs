@@ -55,9 +55,10 @@ let run (runs: string) (c: Pretraining) : Result =
                 ]
         )
     else
+        FeatureStores.checkCmvnSplit c.Store c.HeldOutPerSpeaker
         use folder = RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
         let device = Devices.Resolve c.Device
-        let dir = KaldiDataDir.Load c.DataDir
+        let dir = FeatureStores.loadForStore c.DataDir
         use store = FeatureStore.Open c.Store
 
         let trainItems, heldOutItems =

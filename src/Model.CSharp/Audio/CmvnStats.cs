@@ -1,6 +1,9 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Research.Model.Data;
@@ -10,7 +13,8 @@ namespace Research.Model.Audio;
 /// <summary>
 /// Global mean and variance of feature columns accumulated over many utterances (Chan et al.'s parallel update of
 /// count, mean and sum of squared deviations, stable for any number of frames), applied as (x - mean) / std.
-/// Saved as JSON: {"format": "cmvn-stats/1", "dim": D, "count": N, "mean": [...], "variance": [...]}.
+/// Saved as JSON: {"format": "cmvn-stats/1", "dim": D, "count": N, "utterances": U, "mean": [...], "variance": [...],
+/// "about": {...}}; "utterances" and "about" (where the statistics come from, e.g. which split) are optional.
 /// </summary>
 public sealed class CmvnStats
 {
@@ -18,6 +22,7 @@ public sealed class CmvnStats
 
     readonly double[] mean;
     readonly double[] squares; // sum of squared deviations from the mean (M2)
+    double[]? loadedVariance; // the variances as read by Parse, until the next Add: a load-save-load round trip is exact
 
     /// <summary>Empty statistics of <paramref name="dim"/> columns.</summary>
     public CmvnStats(int dim)
@@ -36,11 +41,17 @@ public sealed class CmvnStats
     /// <summary>Frames accumulated so far.</summary>
     public long Count { get; private set; }
 
+    /// <summary>Utterances (calls of <see cref="Add"/>) accumulated so far.</summary>
+    public long Utterances { get; private set; }
+
+    /// <summary>Where the statistics come from (saved with them), e.g. the split and the data dir.</summary>
+    public IReadOnlyDictionary<string, string> About { get; private set; } = new Dictionary<string, string>();
+
     /// <summary>Mean of each column.</summary>
     public double[] Mean => (double[])mean.Clone();
 
     /// <summary>Population variance of each column (0 before any frame).</summary>
-    public double[] Variance => squares.Select(s => Count > 0 ? s / Count : 0.0).ToArray();
+    public double[] Variance => (double[]?)loadedVariance?.Clone() ?? squares.Select(s => Count > 0 ? s / Count : 0.0).ToArray();
 
     /// <summary>Adds the frames (T, D) of one utterance.</summary>
     /// <exception cref="ArgumentException">D differs from <see cref="Dim"/>; the message names <paramref name="item"/>.</exception>
@@ -48,6 +59,8 @@ public sealed class CmvnStats
     {
         ArgumentNullException.ThrowIfNull(frames);
         CheckDim(frames, item);
+        Utterances++;
+        loadedVariance = null;
         int t = frames.GetLength(0);
         if (t == 0)
         {
@@ -95,10 +108,11 @@ public sealed class CmvnStats
             throw new InvalidOperationException("CMVN statistics are empty: add frames before applying them");
         }
         CheckDim(frames, item);
+        var variance = Variance;
         var scale = new double[Dim];
         for (int d = 0; d < Dim; d++)
         {
-            scale[d] = Cmvn.InverseStd(mean[d], squares[d] / Count);
+            scale[d] = Cmvn.InverseStd(mean[d], variance[d]);
         }
         int t = frames.GetLength(0);
         var result = new float[t, Dim];
@@ -112,28 +126,58 @@ public sealed class CmvnStats
         return result;
     }
 
-    /// <summary>Writes the statistics as JSON (atomically: a temporary file renamed into place).</summary>
-    public void Save(string path)
+    /// <summary>
+    /// The statistics as JSON text (see the class summary), with <paramref name="about"/> (or <see cref="About"/>)
+    /// as "about". Means and variances are written so that they read back to the same doubles.
+    /// </summary>
+    public string ToJson(IReadOnlyDictionary<string, string>? about = null)
     {
+        var info = new JsonObject();
+        foreach (var (k, v) in about ?? About)
+        {
+            info[k] = v;
+        }
         var json = new JsonObject
         {
             ["format"] = FormatName,
             ["dim"] = Dim,
             ["count"] = Count,
+            ["utterances"] = Utterances,
             ["mean"] = new JsonArray(mean.Select(v => (JsonNode?)v).ToArray()),
             ["variance"] = new JsonArray(Variance.Select(v => (JsonNode?)v).ToArray()),
+            ["about"] = info,
         };
-        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, json, new JsonSerializerOptions { WriteIndented = true }));
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
-    /// <summary>Reads statistics written by <see cref="Save"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is not such a JSON file; the message names it and the field.</exception>
-    public static CmvnStats Load(string path)
+    /// <summary>Writes the statistics as JSON (atomically: a temporary file renamed into place).</summary>
+    public void Save(string path, IReadOnlyDictionary<string, string>? about = null)
+    {
+        string text = ToJson(about);
+        AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)));
+    }
+
+    /// <summary>
+    /// A digest of what <see cref="Apply"/> does (dimension, count, means and variances, as exact doubles): part of
+    /// the fingerprint of features normalised with these statistics, so that changed statistics recompute them.
+    /// </summary>
+    public string Fingerprint()
+    {
+        var text = new StringBuilder().Append(Dim).Append(' ').Append(Count);
+        foreach (double v in mean.Concat(Variance))
+        {
+            text.Append(' ').Append(BitConverter.DoubleToInt64Bits(v));
+        }
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    /// <summary>Reads statistics from JSON text (<paramref name="path"/> names the source in errors).</summary>
+    public static CmvnStats Parse(string text, string path)
     {
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path));
+            root = JsonNode.Parse(text);
         }
         catch (JsonException e)
         {
@@ -157,14 +201,26 @@ public sealed class CmvnStats
         {
             throw new InvalidDataException($"{path}: \"count\" must be >= 0, \"mean\" finite and \"variance\" finite and >= 0");
         }
-        var stats = new CmvnStats(dim) { Count = count };
+        var stats = new CmvnStats(dim)
+        {
+            Count = count,
+            Utterances = o["utterances"] is null ? 0 : Number<long>(o, "utterances", path),
+            About = o["about"] is JsonObject about
+                ? about.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? "")
+                : new Dictionary<string, string>(),
+        };
         m.CopyTo(stats.mean, 0);
         for (int d = 0; d < dim; d++)
         {
             stats.squares[d] = variance[d] * count;
         }
+        stats.loadedVariance = variance;
         return stats;
     }
+
+    /// <summary>Reads statistics written by <see cref="Save"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is not such a JSON file; the message names it and the field.</exception>
+    public static CmvnStats Load(string path) => Parse(File.ReadAllText(path), path);
 
     static T Number<T>(JsonObject o, string key, string path) =>
         o[key] is JsonValue v && v.TryGetValue(out T? x) && x is not null

@@ -21,16 +21,27 @@ public static class CorpusFeatures
         Text = "text",
         Labels = "labels";
 
-    /// <summary>LFBE of an audio file: 16 kHz, Kaldi filter banks, optional per-utterance CMVN, stacking → (T / stack, 40 · stack).</summary>
+    /// <summary>
+    /// LFBE of an audio file: 16 kHz, Kaldi filter banks, CMVN as <see cref="FrontEndOptions.Cmvn"/> says (per
+    /// utterance, none, or the global statistics), stacking → (T / stack, 40 · stack).
+    /// </summary>
     public static float[,] AudioFeatures(string path, FrontEndOptions o, string item)
     {
-        var wave = AudioFile.Load(path, 16000);
-        var frames = Fbank.Compute(wave.Samples, wave.SampleRate, o.Fbank, item);
-        if (o.UtteranceCmvn)
+        var frames = FilterBank(path, o, item);
+        frames = o.Cmvn switch
         {
-            frames = Cmvn.PerUtterance(frames, item);
-        }
+            CmvnMode.Utterance => Cmvn.PerUtterance(frames, item),
+            CmvnMode.Global => o.GlobalStats().Apply(frames, item),
+            _ => frames,
+        };
         return o.Stack > 1 ? FeatureStacking.Stack(frames, o.Stack, item) : frames;
+    }
+
+    /// <summary>The raw filter-bank energies (T, 40) of an audio file at 16 kHz: no CMVN, no stacking.</summary>
+    public static float[,] FilterBank(string path, FrontEndOptions o, string item)
+    {
+        var wave = AudioFile.Load(path, 16000);
+        return Fbank.Compute(wave.Samples, wave.SampleRate, o.Fbank, item);
     }
 
     /// <summary>Per-frame visual features of a video file, or of a .npy of precomputed (frames, dim) features.</summary>
@@ -46,13 +57,20 @@ public static class CorpusFeatures
     /// <summary>
     /// Builds the store of a pre-training data directory: per utterance its LFBE, its video's frame features and the
     /// word vectors of its transcript. Returns the cache result and the out-of-vocabulary report of the transcripts.
+    /// Under <see cref="CmvnMode.Global"/> without given statistics, they are computed on the training split
+    /// (<see cref="TrainingCmvn"/>, with <paramref name="heldOutPerSpeaker"/> as the trainer's) and stored in the
+    /// store as <c>cmvn.json</c>; their fingerprint is part of every item's, so changed statistics recompute the store.
+    /// With <paramref name="skips"/>, an utterance whose features fail is left out and listed there (with the file
+    /// of the failing modality) instead of stopping the build.
     /// </summary>
     public static (FeatureCacheResult result, OovReport oov) BuildPretraining(
         KaldiDataDir dir,
         string storeDir,
         FrontEndOptions o,
         int parallelism = 1,
-        IProgress<FeatureCacheProgress>? progress = null
+        IProgress<FeatureCacheProgress>? progress = null,
+        SkipReport? skips = null,
+        int heldOutPerSpeaker = 1
     )
     {
         if (!dir.HasVideo)
@@ -67,6 +85,15 @@ public static class CorpusFeatures
         {
             oov.Add(vectors.Embed(t));
         }
+        var extra = new Dictionary<string, string>();
+        if (o.Cmvn == CmvnMode.Global)
+        {
+            o = o with
+            {
+                GlobalCmvn = o.GlobalCmvn ?? TrainingCmvn.Compute(dir, o, heldOutPerSpeaker, storeDir, skips != null, parallelism),
+            };
+            extra[TrainingCmvn.FileName] = o.GlobalStats().ToJson();
+        }
         var extractor = Extractor(o);
         string settings = o.Describe() + "\n" + FeatureCache.FileFingerprint("", o.WordVectors);
         var result = FeatureCache.Build(
@@ -76,13 +103,34 @@ public static class CorpusFeatures
             u => FeatureCache.FileFingerprint(settings + "\n" + u.Transcript, u.WavPath, u.VideoPath!),
             u => new Dictionary<string, float[,]>
             {
-                [Audio] = AudioFeatures(u.WavPath, o, u.Id),
-                [Video] = VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id),
-                [Text] = vectors.Embed(tokens[u.Id]).Vectors,
+                [Audio] = ModalityFailedException.Guard(Audio, () => AudioFeatures(u.WavPath, o, u.Id)),
+                [Video] = ModalityFailedException.Guard(Video, () => VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id)),
+                [Text] = ModalityFailedException.Guard(Text, () => vectors.Embed(tokens[u.Id]).Vectors),
             },
-            new FeatureCacheOptions { Parallelism = parallelism, Float16Modalities = [Video] },
+            new FeatureCacheOptions
+            {
+                Parallelism = parallelism,
+                Float16Modalities = [Video],
+                SkipFailedItems = skips != null,
+                ExtraFiles = extra,
+            },
             progress
         );
+        if (skips != null)
+        {
+            var byId = dir.Utterances.ToDictionary(u => u.Id);
+            skips.AddFeatureCache(
+                "pretraining features",
+                result,
+                (id, modality) =>
+                    modality switch
+                    {
+                        Video => byId[id].VideoPath!,
+                        Text => Path.Combine(dir.Directory, "text"),
+                        _ => byId[id].WavPath,
+                    }
+            );
+        }
         return (result, oov);
     }
 
@@ -92,16 +140,27 @@ public static class CorpusFeatures
     /// <summary>
     /// Builds one store per fold (<c>storeRoot/train</c>, <c>valid</c>, <c>test</c>) from a folder of .csd files:
     /// per labelled segment its audio, video and text rows and a 1 × 6 row of emotion intensities. Features are read
-    /// from the .csd files only when some item must be (re)computed.
+    /// from the .csd files only when some item must be (re)computed. A segment with no row in a modality or
+    /// overlapping NaN/+inf rows, or whose features fail, stops the build with an error naming it, its .csd file and
+    /// root; with <paramref name="skips"/>, it is left out of its fold's store and listed there with its .csd file.
     /// </summary>
     public static IReadOnlyDictionary<string, FeatureCacheResult> BuildEmotion(
         string csdDir,
         string foldsPath,
         MoseiOptions options,
         string storeRoot,
-        IProgress<FeatureCacheProgress>? progress = null
+        IProgress<FeatureCacheProgress>? progress = null,
+        SkipReport? skips = null
     )
     {
+        // The features are read skipping bad segments either way, so that a bad segment fails as its own item (named
+        // by the store build) rather than as whichever item happened to read the corpus first. Skipping changes which
+        // segments are kept, never a kept segment's features: it is not part of the fingerprint.
+        var readOptions = options with
+        {
+            SkipEmptySegments = true,
+            SkipNaNSegments = true,
+        };
         List<MoseiSegment> labelled;
         using (var labelsOnly = MoseiCorpus.Open(csdDir, foldsPath, options with { Modalities = MoseiModalities.None }))
         {
@@ -109,10 +168,11 @@ public static class CorpusFeatures
         }
         var sources = MoseiCorpus.Discover(csdDir).Values.Order(StringComparer.Ordinal).Append(foldsPath).ToArray();
         string fingerprint = FeatureCache.FileFingerprint(System.Text.Json.JsonSerializer.Serialize(options), sources);
-        var full = new Lazy<Dictionary<string, MoseiSegment>>(() =>
+        var full = new Lazy<(Dictionary<string, MoseiSegment> Segments, Dictionary<string, MoseiSkip> Skipped)>(() =>
         {
-            using var corpus = MoseiCorpus.Open(csdDir, foldsPath, options);
-            return corpus.Segments().ToDictionary(s => SegmentId(s.VideoId, s.Index));
+            using var corpus = MoseiCorpus.Open(csdDir, foldsPath, readOptions);
+            var segments = corpus.Segments().ToDictionary(s => SegmentId(s.VideoId, s.Index));
+            return (segments, corpus.Report.Skipped.ToDictionary(s => SegmentId(s.VideoId, s.Index)));
         });
         var results = new Dictionary<string, FeatureCacheResult>();
         foreach (var fold in labelled.Select(s => s.Fold).Distinct().Order())
@@ -127,7 +187,13 @@ public static class CorpusFeatures
                 s =>
                 {
                     string id = SegmentId(s.VideoId, s.Index);
-                    var seg = full.Value.TryGetValue(id, out var found)
+                    if (full.Value.Skipped.TryGetValue(id, out var bad))
+                    {
+                        throw new InvalidDataException(
+                            $"{bad.Reason}; the segment is unusable (a SkipReport, i.e. --skip-bad, skips such segments)"
+                        );
+                    }
+                    var seg = full.Value.Segments.TryGetValue(id, out var found)
                         ? found
                         : throw new InvalidDataException($"{csdDir}: segment {id} has labels but was not read with its features");
                     var labels = new float[1, seg.Intensities.Length];
@@ -143,8 +209,13 @@ public static class CorpusFeatures
                         [Labels] = labels,
                     };
                 },
-                new FeatureCacheOptions { Float16Modalities = [Video] },
+                new FeatureCacheOptions { Float16Modalities = [Video], SkipFailedItems = skips != null },
                 progress
+            );
+            skips?.AddFeatureCache(
+                $"emotion {name}",
+                results[name],
+                (id, _) => full.IsValueCreated && full.Value.Skipped.TryGetValue(id, out var bad) ? bad.File : csdDir
             );
         }
         return results;

@@ -11,7 +11,9 @@ namespace Research.Model.Data;
 /// Reads a CMU-MultimodalSDK computational sequence (<c>.csd</c>, HDF5): one top-level group <c>&lt;root&gt;</c> with
 /// <c>&lt;root&gt;/data/&lt;video&gt;/features</c> (n × d floats) and <c>&lt;root&gt;/data/&lt;video&gt;/intervals</c>
 /// (n × 2 seconds), and <c>&lt;root&gt;/metadata/&lt;key&gt;</c> strings (JSON text in SDK files).
-/// <see cref="Open"/> checks the file and every video's shapes (headers only); <see cref="Read"/> reads one video's data.
+/// Datasets may be contiguous, or chunked and deflate-compressed (gzip, as the SDK's <c>deploy</c> and
+/// <see cref="CsdWriter"/> write them): they read the same. <see cref="Open"/> checks the file and every video's
+/// shapes (headers only); <see cref="Read"/> reads one video's data.
 /// Every error names the file, and the root and video where there is one.
 /// </summary>
 public sealed class CsdReader : IDisposable

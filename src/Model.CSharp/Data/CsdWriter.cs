@@ -5,6 +5,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using PureHDF;
+using PureHDF.Filters;
+using PureHDF.VOL.Native;
 using Research.Model.Models;
 
 namespace Research.Model.Data;
@@ -13,10 +15,22 @@ namespace Research.Model.Data;
 /// Writes a CMU-MultimodalSDK computational sequence (<c>.csd</c>, HDF5) in the layout the SDK's <c>write_CSD</c>
 /// produces and h5py reads: <c>&lt;root&gt;/data/&lt;video&gt;/features</c> (float32, n × d),
 /// <c>&lt;root&gt;/data/&lt;video&gt;/intervals</c> (float64, n × 2) and <c>&lt;root&gt;/metadata/&lt;key&gt;</c>, each a
-/// shape-(1,) variable-length UTF-8 string. Datasets are contiguous and uncompressed.
+/// shape-(1,) variable-length UTF-8 string. Like the SDK's <c>deploy</c> (h5py <c>create_dataset(...,
+/// compression="gzip", compression_opts=9)</c> on features and intervals), features and intervals are chunked and
+/// deflate-compressed at level 9 by default; <c>gzip: false</c> writes them contiguous and uncompressed. The metadata
+/// strings are never compressed (neither are the SDK's). <see cref="CsdReader"/> reads both.
 /// </summary>
 public static class CsdWriter
 {
+    /// <summary>The deflate level the SDK's <c>deploy</c> uses (<c>compression_opts=9</c>).</summary>
+    public const int GzipLevel = 9;
+
+    /// <summary>
+    /// Target bytes of one chunk (h5py's own guess aims at 8 KiB – 1 MiB): rows are grouped so that a chunk is at
+    /// most this big (at least one row), and a video smaller than this is one chunk.
+    /// </summary>
+    public const int ChunkBytes = 1 << 20;
+
     /// <summary>
     /// Writes <paramref name="videos"/> under <paramref name="root"/> to <paramref name="path"/>, replacing it only when
     /// everything was written (a temporary file in the same folder, then a rename). The videos are consumed once,
@@ -25,13 +39,16 @@ public static class CsdWriter
     /// <c>json.loads</c> them): a plain string is written as <c>"\"text\""</c>.
     /// Throws, naming the video, on an empty or duplicate id, an id with '/', features whose dimension differs from
     /// the first video's, intervals that are not (n, 2), not finite or have start &gt; end. Features may hold any
-    /// float, -inf and NaN included (COVAREP has -inf).
+    /// float, -inf and NaN included (COVAREP has -inf). With <paramref name="gzip"/> (the default) features and
+    /// intervals are deflate-compressed at <see cref="GzipLevel"/> in chunks of at most <see cref="ChunkBytes"/>; a
+    /// video with no rows is written contiguous (HDF5 chunks cannot be empty).
     /// </summary>
     public static void Write(
         string path,
         string root,
         IEnumerable<(string VideoId, CsdSequence Sequence)> videos,
-        IReadOnlyDictionary<string, string> metadata
+        IReadOnlyDictionary<string, string> metadata,
+        bool gzip = true
     )
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -53,7 +70,7 @@ public static class CsdWriter
         try
         {
             var entries = Spill(spillPath, full, root, videos);
-            WriteHdf5(tempPath, root, entries, spillPath, metadata);
+            WriteHdf5(tempPath, root, entries, spillPath, metadata, gzip);
             File.Move(tempPath, full, overwrite: true);
         }
         finally
@@ -95,14 +112,21 @@ public static class CsdWriter
         return entries;
     }
 
-    static void WriteHdf5(string tempPath, string root, List<Entry> entries, string spillPath, IReadOnlyDictionary<string, string> metadata)
+    static void WriteHdf5(
+        string tempPath,
+        string root,
+        List<Entry> entries,
+        string spillPath,
+        IReadOnlyDictionary<string, string> metadata,
+        bool gzip
+    )
     {
         var data = new H5Group();
         var datasets = new List<(H5Dataset<float[,]> Features, H5Dataset<double[,]> Intervals)>(entries.Count);
         foreach (var e in entries)
         {
-            var features = new H5Dataset<float[,]>(fileDims: [(ulong)e.Rows, (ulong)e.Dimension]);
-            var intervals = new H5Dataset<double[,]>(fileDims: [(ulong)e.Rows, 2]);
+            var features = Dataset<float>(e.Rows, e.Dimension, gzip);
+            var intervals = Dataset<double>(e.Rows, 2, gzip);
             data[e.VideoId] = new H5Group { ["features"] = features, ["intervals"] = intervals };
             datasets.Add((features, intervals));
         }
@@ -129,6 +153,25 @@ public static class CsdWriter
             writer.Write(datasets[i].Features, features);
             writer.Write(datasets[i].Intervals, intervals);
         }
+    }
+
+    /// <summary>An (rows, columns) dataset: chunked and deflate-compressed when asked and not empty, else contiguous.</summary>
+    static H5Dataset<T[,]> Dataset<T>(int rows, int columns, bool gzip)
+        where T : unmanaged
+    {
+        ulong[] dims = [(ulong)rows, (ulong)columns];
+        if (!gzip || rows == 0 || columns == 0)
+        {
+            return new H5Dataset<T[,]>(fileDims: dims);
+        }
+        int rowBytes = columns * Unsafe.SizeOf<T>();
+        uint chunkRows = (uint)Math.Clamp(ChunkBytes / rowBytes, 1, rows);
+        var deflate = new H5Filter(DeflateFilter.Id, new Dictionary<string, object> { [DeflateFilter.COMPRESSION_LEVEL] = GzipLevel });
+        return new H5Dataset<T[,]>(
+            fileDims: dims,
+            chunks: [chunkRows, (uint)columns],
+            datasetCreation: new H5DatasetCreation(Filters: [deflate])
+        );
     }
 
     static Span<byte> Bytes<T>(T[,] array)

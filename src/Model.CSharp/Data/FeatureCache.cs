@@ -58,6 +58,7 @@ public static class FeatureCache
             throw new ArgumentOutOfRangeException(nameof(options), options.Parallelism, "Parallelism must be at least 1");
         }
         string store = Path.GetFullPath(storeDir).TrimEnd(Path.DirectorySeparatorChar);
+        CheckExtraFiles(store, options.ExtraFiles);
         var ids = CheckIds(store, items, idOf);
         Directory.CreateDirectory(Path.GetDirectoryName(store)!);
         using var lockFile = AcquireLock(store);
@@ -69,6 +70,9 @@ public static class FeatureCache
             var build = new Builder<T>(store, items, ids, fingerprintOf, computeFeatures, options, progress, old);
             if (build.Plan())
             {
+                old?.Dispose();
+                old = null;
+                UpdateExtraFiles(store, options.ExtraFiles);
                 return build.Unchanged();
             }
             AtomicFolder.DeleteIfExists(building);
@@ -108,6 +112,33 @@ public static class FeatureCache
             text.Append($"{info.FullName}\t{info.Length}\t{info.LastWriteTimeUtc.Ticks}\n");
         }
         return text.ToString();
+    }
+
+    static void CheckExtraFiles(string store, IReadOnlyDictionary<string, string> files)
+    {
+        string[] own = [FeatureStoreIndex.IndexFile, FeatureStoreIndex.DataFile, ReportFile];
+        foreach (string name in files.Keys)
+        {
+            if (string.IsNullOrEmpty(name) || name != Path.GetFileName(name) || name.StartsWith('.') || own.Contains(name))
+            {
+                throw new ArgumentException(
+                    $"feature store {store}: extra file '{name}' must be a plain file name, not one of {string.Join(", ", own)}"
+                );
+            }
+        }
+    }
+
+    /// <summary>Writes the extra files whose content differs from the store's (each a temporary file renamed into place).</summary>
+    static void UpdateExtraFiles(string store, IReadOnlyDictionary<string, string> files)
+    {
+        foreach (var (name, content) in files)
+        {
+            string path = Path.Combine(store, name);
+            if (!File.Exists(path) || File.ReadAllText(path) != content)
+            {
+                AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(content)));
+            }
+        }
     }
 
     static List<string> CheckIds<T>(string store, IReadOnlyList<T> items, Func<T, string> idOf)
@@ -249,7 +280,7 @@ public static class FeatureCache
             {
                 throw new FeatureItemException(store, ids[i], i, modality, reason, inner);
             }
-            skipped.Add(new SkippedFeatureItem(ids[i], modality == null ? reason : $"modality '{modality}': {reason}"));
+            skipped.Add(new SkippedFeatureItem(ids[i], modality == null ? reason : $"modality '{modality}': {reason}", modality));
         }
 
         /// <summary>Writes data.bin, index.bin and the report into <paramref name="folder"/>.</summary>
@@ -302,6 +333,10 @@ public static class FeatureCache
             }
             var result = new FeatureCacheResult(computed, reused, removed, skipped, true, previousProblem);
             AtomicFolder.WriteText(Path.Combine(folder, ReportFile), Report(index, result));
+            foreach (var (name, content) in options.ExtraFiles)
+            {
+                AtomicFolder.WriteText(Path.Combine(folder, name), content);
+            }
             return result;
         }
 
@@ -334,6 +369,11 @@ public static class FeatureCache
             try
             {
                 features = computeFeatures(items[i]);
+            }
+            catch (ModalityFailedException e)
+            {
+                var inner = e.InnerException ?? e;
+                return Outcome.Failed(e.Modality, $"computing its features failed: {inner.Message}", inner);
             }
             catch (Exception e)
             {

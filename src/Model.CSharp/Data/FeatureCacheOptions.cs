@@ -22,4 +22,12 @@ public sealed class FeatureCacheOptions
     /// the modalities it changes (float16 bytes cannot be turned back into the float32 values).
     /// </summary>
     public IReadOnlyCollection<string> Float16Modalities { get; init; } = Array.Empty<string>();
+
+    /// <summary>
+    /// Text files (name → content) written into the store folder with the store, so that they change together with
+    /// it (e.g. <c>cmvn.json</c>, the statistics its features were normalised with). When the items are unchanged
+    /// and only a file differs, that file alone is replaced (atomically). Names must be plain file names that are
+    /// not the store's own files.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ExtraFiles { get; init; } = new Dictionary<string, string>();
 }

@@ -3,7 +3,10 @@ using System.Collections.Generic;
 namespace Research.Model.Data;
 
 /// <summary>An item left out of a feature store, and why.</summary>
-public sealed record SkippedFeatureItem(string Id, string Reason);
+/// <param name="Id">The item.</param>
+/// <param name="Reason">What failed (naming the modality when one did).</param>
+/// <param name="Modality">The modality that failed; null when the whole item did (its fingerprint or feature function).</param>
+public sealed record SkippedFeatureItem(string Id, string Reason, string? Modality = null);
 
 /// <summary>
 /// What <see cref="FeatureCache.Build"/> did: items computed, reused from the previous store (their bytes copied),

@@ -1,4 +1,6 @@
+using System;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Research.Model.Audio;
 using Research.Model.Text;
 
@@ -17,10 +19,26 @@ public sealed record FrontEndOptions
     public int Stack { get; init; } = 5;
 
     /// <summary>
-    /// Mean/variance normalisation of each utterance's filter-bank energies before stacking. The paper does not
-    /// say; per-utterance normalisation needs no corpus statistics and removes channel and loudness offsets.
+    /// Mean/variance normalisation of the filter-bank energies before stacking. The paper does not say; the default,
+    /// per utterance, needs no corpus statistics and removes channel and loudness offsets. <see cref="CmvnMode.Global"/>
+    /// normalises by <see cref="GlobalCmvn"/>, statistics of the training split.
     /// </summary>
-    public bool UtteranceCmvn { get; init; } = true;
+    [JsonIgnore]
+    public CmvnMode Cmvn { get; init; } = CmvnMode.Utterance;
+
+    /// <summary>
+    /// Whether <see cref="Cmvn"/> is per utterance: what <see cref="Describe"/> has always said about CMVN, kept so
+    /// that stores built before <see cref="Cmvn"/> existed keep their fingerprints (and are not recomputed).
+    /// </summary>
+    public bool UtteranceCmvn => Cmvn == CmvnMode.Utterance;
+
+    /// <summary>
+    /// The statistics applied under <see cref="CmvnMode.Global"/> (e.g. <c>cmvn.json</c> of a store built with global
+    /// CMVN); <see cref="CorpusFeatures.BuildPretraining"/> computes them on the training split when they are null.
+    /// Their <see cref="CmvnStats.Fingerprint"/> is part of <see cref="Describe"/>.
+    /// </summary>
+    [JsonIgnore]
+    public CmvnStats? GlobalCmvn { get; init; }
 
     /// <summary>Video frames per second to extract (VoxCeleb2 videos are 25/s; the demo renders 10/s).</summary>
     public double VideoFps { get; init; } = 25;
@@ -38,5 +56,13 @@ public sealed record FrontEndOptions
     public bool LowerCase { get; init; } = true;
 
     /// <summary>All settings as one string: part of every cached item's fingerprint.</summary>
-    public string Describe() => JsonSerializer.Serialize(this);
+    public string Describe() =>
+        JsonSerializer.Serialize(this) + (Cmvn == CmvnMode.Global ? $"\nglobal cmvn {GlobalStats().Fingerprint()}" : "");
+
+    /// <summary>The global statistics; an error when <see cref="Cmvn"/> is Global and they are not set.</summary>
+    public CmvnStats GlobalStats() =>
+        GlobalCmvn
+        ?? throw new InvalidOperationException(
+            "FrontEndOptions.Cmvn is Global but GlobalCmvn is not set: compute the statistics on the training split first"
+        );
 }

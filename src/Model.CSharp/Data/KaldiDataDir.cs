@@ -88,7 +88,7 @@ public sealed class KaldiDataDir
             var where = empty.Select(id => $"'{id}' (line {text[id].Line})").ToList();
             throw new InvalidDataException(
                 $"{Path.Combine(dir, "text")}: {empty.Count} empty transcript(s): {KaldiTable.Examples(where)}; "
-                    + "set KaldiDataDirOptions.SkipEmptyTranscripts to drop them"
+                    + "set KaldiDataDirOptions.SkipEmptyTranscripts (--skip-bad REPORT.json on the command line) to drop them"
             );
         }
         var skip = empty.ToHashSet(StringComparer.Ordinal);

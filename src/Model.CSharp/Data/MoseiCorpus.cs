@@ -180,9 +180,11 @@ public sealed class MoseiCorpus : IDisposable
             var (sentiment, intensities, present) = Labels(label, s, $"{labels.Path}: root '{labels.Root}', {segment}");
             var taken = new Dictionary<MoseiModalities, float[,]>();
             string? skip = null;
+            string skipFile = "";
             foreach (var stream in streams)
             {
                 string at = $"{stream.Reader.Path}: root '{stream.Reader.Root}', {segment}";
+                skipFile = stream.Reader.Path;
                 if (stream.Sequence is null)
                 {
                     skip = Empty(at, "the file has no such video");
@@ -204,7 +206,7 @@ public sealed class MoseiCorpus : IDisposable
             }
             if (skip is not null)
             {
-                Report.skipped.Add(new MoseiSkip(videoId, s, skip));
+                Report.skipped.Add(new MoseiSkip(videoId, s, skip, skipFile));
                 continue;
             }
             result.Add(

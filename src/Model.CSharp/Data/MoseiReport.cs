@@ -6,7 +6,8 @@ namespace Research.Model.Data;
 /// <param name="VideoId">The video.</param>
 /// <param name="Index">The segment's row in the video's labels.</param>
 /// <param name="Reason">What was wrong, naming the root and file.</param>
-public sealed record MoseiSkip(string VideoId, int Index, string Reason);
+/// <param name="File">The .csd file at fault.</param>
+public sealed record MoseiSkip(string VideoId, int Index, string Reason, string File);
 
 /// <summary>
 /// What a <see cref="MoseiCorpus"/> pass did not take as given. Fold mismatches are known at open; skips and -inf

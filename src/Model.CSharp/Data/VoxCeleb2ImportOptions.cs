@@ -26,6 +26,14 @@ public sealed class VoxCeleb2ImportOptions
     /// <summary>How many example ids the report lists per category.</summary>
     public int Examples { get; init; } = 10;
 
+    /// <summary>
+    /// Drop (count, and list in <see cref="VoxCeleb2ImportReport.BadInputs"/>) audio clips with bad input: no
+    /// <c>.mp4</c> beside the <c>.m4a</c>, no transcript line, an empty transcript, or no score line. Off by default:
+    /// such clips are then an error naming the files and up to 10 utterances, with the count. The filters (score
+    /// threshold, speaker cap and minimum) drop utterances by design and are counted either way.
+    /// </summary>
+    public bool SkipBadInputs { get; init; }
+
     /// <summary>The VoxCeleb2 partition folder under the root (the paper uses dev only).</summary>
     public string Split { get; init; } = "dev";
 }

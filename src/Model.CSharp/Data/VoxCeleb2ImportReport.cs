@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Research.Model.Data;
 
@@ -81,6 +82,14 @@ public sealed class VoxCeleb2ImportReport
 
     /// <summary>Up to <see cref="VoxCeleb2ImportOptions.Examples"/> ids (sorted) per category above, keyed by its JSON name.</summary>
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> Examples { get; init; }
+
+    /// <summary>
+    /// Every clip dropped for bad input (missing mp4, missing or empty transcript, missing score), with the file at
+    /// fault; only with <see cref="VoxCeleb2ImportOptions.SkipBadInputs"/>. Not in <c>import_report.json</c> (which
+    /// has the counts and examples): a <see cref="SkipReport"/> holds the full list.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<BadItem> BadInputs { get; init; } = [];
 
     /// <summary>One line of the main counts.</summary>
     public string Summary() =>

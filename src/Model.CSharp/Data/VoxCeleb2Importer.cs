@@ -105,7 +105,8 @@ public static class VoxCeleb2Importer
 
         var dropped = new Dictionary<string, List<string>>();
         var candidates = new List<VoxCeleb2Clip>();
-        foreach (var clip in audio.Values)
+        var bad = new List<BadItem>();
+        foreach (var clip in audio.Values.OrderBy(c => c.Id, StringComparer.Ordinal))
         {
             string? reason =
                 !video.ContainsKey(clip.Id) ? "missingMp4"
@@ -117,11 +118,21 @@ public static class VoxCeleb2Importer
             if (reason == null)
             {
                 candidates.Add(clip);
+                continue;
             }
-            else
+            Add(dropped, reason, clip.Id);
+            if (BadInput(reason, clip, fullRoot, options.Split, textPath, scoresPath) is { } item)
             {
-                Add(dropped, reason, clip.Id);
+                bad.Add(item);
             }
+        }
+        if (bad.Count > 0 && !options.SkipBadInputs)
+        {
+            var where = bad.Select(b => $"'{b.Id}' ({b.File}: {b.Reason})").ToList();
+            throw new InvalidDataException(
+                $"VoxCeleb2 import of {fullRoot}: {bad.Count} clip(s) with bad input: {KaldiTable.Examples(where)}; "
+                    + "skip them with VoxCeleb2ImportOptions.SkipBadInputs (voxceleb.fsx import --skip-bad REPORT.json)"
+            );
         }
 
         var kept = new List<VoxCeleb2Clip>();
@@ -187,6 +198,7 @@ public static class VoxCeleb2Importer
             Kept = kept.Count,
             Speakers = kept.Select(c => c.Speaker).Distinct().Count(),
             Examples = examples,
+            BadInputs = bad,
         };
         if (kept.Count == 0)
         {
@@ -197,6 +209,22 @@ public static class VoxCeleb2Importer
         KaldiDataDir.Write(outDir, utterances, new Dictionary<string, string> { ["import_report.json"] = report.ToJson() + "\n" });
         return report;
     }
+
+    /// <summary>The bad-input item of a clip dropped for <paramref name="reason"/>; null for the filters' drops.</summary>
+    static BadItem? BadInput(string reason, VoxCeleb2Clip clip, string root, string split, string textPath, string scoresPath) =>
+        reason switch
+        {
+            "missingMp4" => new BadItem(
+                "voxceleb import",
+                clip.Id,
+                clip.Path,
+                $"no video: expected {Path.Combine(root, split, "mp4", clip.Speaker, clip.YoutubeId, clip.Clip + ".mp4")}"
+            ),
+            "missingTranscript" => new BadItem("voxceleb import", clip.Id, Path.GetFullPath(textPath), "no transcript line"),
+            "emptyTranscript" => new BadItem("voxceleb import", clip.Id, Path.GetFullPath(textPath), "empty transcript"),
+            "missingScore" => new BadItem("voxceleb import", clip.Id, Path.GetFullPath(scoresPath), "no score line"),
+            _ => null,
+        };
 
     static void Add(Dictionary<string, List<string>> lists, string key, string id)
     {

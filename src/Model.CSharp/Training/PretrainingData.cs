@@ -77,19 +77,20 @@ public sealed class PretrainingData : IBatchSource
     }
 
     /// <summary>
-    /// Splits a data dir's utterances into training and held-out items: per speaker, the last
-    /// <paramref name="heldOutPerSpeaker"/> utterances by id are held out (so the speaker task is scored on known
-    /// speakers, and CER on unseen sentences).
+    /// Splits the store's items into training and held-out positions by <see cref="PretrainingSplit.HeldOutIds"/>
+    /// of the data dir's utterances: per speaker, the last <paramref name="heldOutPerSpeaker"/> utterances by id are
+    /// held out (so the speaker task is scored on known speakers, and CER on unseen sentences). The split is decided
+    /// on the data dir, not on the store, so an utterance the store skipped (bad input) moves no other utterance
+    /// between the splits, and training-split statistics (<see cref="TrainingCmvn"/>) cover the same utterances.
     /// </summary>
     public static (int[] train, int[] heldOut) Split(FeatureStore store, KaldiDataDir dir, int heldOutPerSpeaker)
     {
-        var speakerOf = dir.Utterances.ToDictionary(u => u.Id, u => u.Speaker);
+        var heldOutIds = PretrainingSplit.HeldOutIds(dir.Utterances, heldOutPerSpeaker);
         var positions = Enumerable.Range(0, store.Count).ToArray();
-        var heldOut = positions
-            .GroupBy(i => speakerOf[store.Ids[i]])
-            .SelectMany(g => g.OrderBy(i => store.Ids[i], StringComparer.Ordinal).TakeLast(heldOutPerSpeaker))
-            .ToHashSet();
-        return (positions.Where(i => !heldOut.Contains(i)).ToArray(), positions.Where(heldOut.Contains).Order().ToArray());
+        return (
+            positions.Where(i => !heldOutIds.Contains(store.Ids[i])).ToArray(),
+            positions.Where(i => heldOutIds.Contains(store.Ids[i])).ToArray()
+        );
     }
 }
 

@@ -3,6 +3,7 @@ module Research.Model.Tests.Data.CsdWriterTests
 open System
 open System.IO
 open Expecto
+open PureHDF.Filters
 open Research.Model.Data
 open Research.Model.Tests.Data.MoseiFixtures
 
@@ -30,6 +31,125 @@ let private leftovers (folder: string) =
     |> Array.map Path.GetFileName
     |> Array.sort
     |> List.ofArray
+
+/// PureHDF's deflate filter, counting the chunks it decompresses and keeping the parameters stored with them (the
+/// filter pipeline of the file: deflate's one parameter is the level).
+type private CountingDeflate() =
+    let inner = DeflateFilter() :> IH5Filter
+    member val Decompressed = 0 with get, set
+    member val Parameters: uint32 list = [] with get, set
+
+    interface IH5Filter with
+        member _.FilterId = DeflateFilter.Id
+        member _.Name = "deflate (counting)"
+
+        member this.Filter info =
+            if info.Flags.HasFlag H5FilterFlags.Decompress then
+                lock this (fun () ->
+                    this.Decompressed <- this.Decompressed + 1
+                    this.Parameters <- List.ofArray info.Parameters)
+
+            inner.Filter info
+
+        member _.GetParameters(dims, typeSize, options) =
+            inner.GetParameters(dims, typeSize, options)
+
+/// A compressible sequence: a slow ramp, the same in every column.
+let private ramp rows dim =
+    sequence [ for i in 0 .. rows - 1 -> float i / 8.0, float (i + 1) / 8.0 ] dim (fun i _ -> float32 i / 8f)
+
+let private readAll (path: string) =
+    use r = CsdReader.Open path
+
+    [
+        for id in r.VideoIds ->
+            let s = r.Read id
+            id, s.Features, s.Intervals
+    ]
+
+let private gzipTests =
+    testSequenced
+    <| testList
+        "gzip"
+        [
+            test "the h5py gzip fixture (level 9, the SDK's deploy) reads exactly as its uncompressed twin" {
+                let plain = fixture [ "gzip"; "plain.csd" ]
+                let gzip = fixture [ "gzip"; "gzip.csd" ]
+                let a = readAll plain
+                let b = readAll gzip
+                Expect.equal (List.map (fun (id, _, _) -> id) b) [ "empty"; "noise"; "ramp" ] "videos"
+
+                for (id, f1, i1), (_, f2, i2) in List.zip a b do
+                    Expect.isTrue (sameBits f1 f2) $"{id}: features bit for bit"
+                    Expect.equal i1 i2 $"{id}: intervals"
+
+                use r1 = CsdReader.Open plain
+                use r2 = CsdReader.Open gzip
+
+                Expect.equal
+                    (Map.ofSeq (r2.Metadata |> Seq.map (fun kv -> kv.Key, kv.Value)))
+                    (Map.ofSeq (r1.Metadata |> Seq.map (fun kv -> kv.Key, kv.Value)))
+                    "metadata"
+
+                Expect.isLessThan (FileInfo(gzip).Length) (FileInfo(plain).Length) "the fixture really is compressed"
+            }
+
+            test "our gzip output round-trips, is smaller on compressible data and is deflate level 9 in the file" {
+                use tmp = new TempFolder()
+                let written = videos () @ [ "ramp", ramp 4000 4 ]
+                let meta = readOnlyDict [ "root name", "\"R\"" ]
+                let items = written |> List.map (fun (v, s) -> struct (v, s))
+                let gz = tmp.File "gzip.csd"
+                let plain = tmp.File "plain.csd"
+                CsdWriter.Write(gz, "R", items, meta)
+                CsdWriter.Write(plain, "R", items, meta, gzip = false)
+
+                let counting = CountingDeflate()
+                H5Filter.Register counting
+
+                let back =
+                    try
+                        readAll gz
+                    finally
+                        H5Filter.ResetRegistrations()
+
+                for id, f, i in back do
+                    let _, s = written |> List.find (fun (v, _) -> v = id)
+                    Expect.isTrue (sameBits f s.Features) $"{id}: features bit for bit (-inf and NaN included)"
+                    Expect.equal i s.Intervals $"{id}: intervals"
+
+                // features and intervals of the 4 videos with rows; "empty" is contiguous
+                Expect.equal counting.Decompressed 8 "one deflate chunk per non-empty dataset was decompressed"
+                Expect.equal counting.Parameters [ 9u ] "the pipeline stores deflate level 9"
+                Expect.equal (readAll plain |> List.length) written.Length "the uncompressed file reads too"
+                let ratio = float (FileInfo(plain).Length) / float (FileInfo(gz).Length)
+                Expect.isGreaterThan ratio 2.0 $"gzip is smaller on the ramp (plain / gzip = {ratio:F2})"
+                Expect.equal (leftovers tmp.Path) [ "gzip.csd"; "plain.csd" ] "no temporary files left"
+            }
+
+            test "a large video is split into chunks of at most 1 MiB that read back in order" {
+                use tmp = new TempFolder()
+                let rows = CsdWriter.ChunkBytes / (300 * 4) * 2 + 7 // two full chunks and a partial one
+
+                let big =
+                    sequence [ for i in 0 .. rows - 1 -> float i, float i + 1.0 ] 300 (fun i j -> float32 (i * 300 + j))
+
+                let path = tmp.File "big.csd"
+                CsdWriter.Write(path, "R", [ struct ("big", big) ], readOnlyDict [])
+                let counting = CountingDeflate()
+                H5Filter.Register counting
+
+                let back =
+                    try
+                        readAll path
+                    finally
+                        H5Filter.ResetRegistrations()
+
+                let _, f, _ = back.Head
+                Expect.isTrue (sameBits f big.Features) "features bit for bit across chunks"
+                Expect.equal counting.Decompressed 4 "3 feature chunks and 1 intervals chunk"
+            }
+        ]
 
 [<Tests>]
 let tests =
@@ -138,4 +258,5 @@ let tests =
 
                 Expect.isEmpty (leftovers tmp.Path) "nothing written"
             }
+            gzipTests
         ]

@@ -408,4 +408,35 @@ let tests =
 
                 Expect.isTrue (File.Exists notes) "kept"
             }
+            test "extra files are written into the store with it, replaced alone when only they change, and checked" {
+                use d = new TempDir()
+                let store = d.Sub "store"
+                let items = itemsIn d [ 1; 2 ]
+
+                let withFile (content: string) =
+                    FeatureCacheOptions(ExtraFiles = readOnlyDict [ "stats.json", content ])
+
+                let first, _ = buildWith store items "o" (withFile "A\n") featuresOf
+                Expect.isTrue first.Rewritten "built"
+                Expect.equal (File.ReadAllText(Path.Combine(store, "stats.json"))) "A\n" "in the store"
+                let again, calls = buildWith store items "o" (withFile "B\n") featuresOf
+                Expect.equal (again.Rewritten, calls) (false, 0) "items unchanged: not rebuilt"
+                Expect.equal (File.ReadAllText(Path.Combine(store, "stats.json"))) "B\n" "the file alone replaced"
+                Expect.equal (siblingsOf store) [ "store.lock" ] "no temporary folder"
+
+                Expect.equal
+                    (Directory.GetFiles store
+                     |> Array.map Path.GetFileName
+                     |> Array.sort
+                     |> List.ofArray)
+                    ([ FeatureCache.ReportFile; "data.bin"; "index.bin"; "stats.json" ] |> List.sort)
+                    "the store's files and the extra one, no temporary file"
+
+                for bad in [ "index.bin"; "sub/x.json"; ".hidden" ] do
+                    Expect.throwsC
+                        (fun () ->
+                            buildWith store items "o" (FeatureCacheOptions(ExtraFiles = readOnlyDict [ bad, "x" ])) featuresOf
+                            |> ignore)
+                        (fun e -> Expect.stringContains e.Message $"extra file '{bad}'" $"{bad}: refused, named")
+            }
         ]

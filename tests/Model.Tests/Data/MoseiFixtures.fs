@@ -20,6 +20,15 @@ let folds = fixture [ "folds.json" ]
 let expected =
     lazy (JsonDocument.Parse(File.ReadAllText(fixture [ "expected.json" ])).RootElement)
 
+/// The fold segments with no row in some modality (expected.json "mosei"/"empty"), as store ids, sorted.
+let emptySegmentIds () =
+    [
+        for e in expected.Value.GetProperty("mosei").GetProperty("empty").EnumerateArray() ->
+            CorpusFeatures.SegmentId(e.GetProperty("video").GetString(), e.GetProperty("index").GetInt32())
+    ]
+    |> List.distinct
+    |> List.sort
+
 let strings (e: JsonElement) =
     [ for x in e.EnumerateArray() -> x.GetString() ]
 

@@ -57,8 +57,9 @@ let private writeTree (d: TempDir) (clips: (string * string * string * bool * st
 
     d.Sub "vox", text, scores
 
+/// Options that skip the fixture's bad clips (missing mp4, transcript or score; an empty transcript).
 let private options threshold =
-    VoxCeleb2ImportOptions(Threshold = threshold)
+    VoxCeleb2ImportOptions(Threshold = threshold, SkipBadInputs = true)
 
 [<Tests>]
 let tests =
@@ -117,6 +118,94 @@ let tests =
                     (json.RootElement.GetProperty("examples").GetProperty("missingScore").[0].GetString())
                     "id00003-m-00001"
                     "report examples"
+            }
+
+            test "without SkipBadInputs bad clips are an error naming them and their files, and nothing is written" {
+                use d = new TempDir()
+                let root, text, scores = writeTree d clips
+                let out = d.Sub "strict"
+
+                let message =
+                    messageOf<InvalidDataException>(fun () ->
+                        VoxCeleb2Importer.Import(root, text, scores, out, VoxCeleb2ImportOptions(Threshold = -2.0))
+                        |> ignore)
+
+                contains
+                    message
+                    [
+                        "4 clip(s) with bad input"
+                        "'id00001-xyz-00002'"
+                        Path.Combine(root, "dev/aac/id00001/xyz/00002.m4a")
+                        "'id00002--Q_-9-00002'"
+                        "no transcript line"
+                        "'id00002-k-00003'"
+                        "empty transcript"
+                        "'id00003-m-00001'"
+                        scores
+                        "--skip-bad"
+                    ]
+
+                Expect.isFalse (Directory.Exists out) "no data dir"
+            }
+
+            test "with SkipBadInputs every bad clip is listed once with its file and reason; the filters' drops are not" {
+                use d = new TempDir()
+                let root, text, scores = writeTree d clips
+                let r = VoxCeleb2Importer.Import(root, text, scores, d.Sub "out", options -2.0)
+
+                Expect.equal
+                    [ for b in r.BadInputs -> b.Id, b.File, b.Reason ]
+                    [
+                        "id00001-xyz-00002",
+                        Path.Combine(root, "dev/aac/id00001/xyz/00002.m4a"),
+                        $"""no video: expected {Path.Combine(root, "dev/mp4/id00001/xyz/00002.mp4")}"""
+                        "id00002--Q_-9-00002", Path.GetFullPath text, "no transcript line"
+                        "id00002-k-00003", Path.GetFullPath text, "empty transcript"
+                        "id00003-m-00001", Path.GetFullPath scores, "no score line"
+                    ]
+                    "bad inputs, by id"
+
+                let report = SkipReport "voxceleb import"
+                r.BadInputs |> Seq.iter report.Add
+                let path = Path.Combine(d.Sub "reports", "skipped.json")
+                report.Save path
+                use json = JsonDocument.Parse(File.ReadAllText path)
+                Expect.equal (json.RootElement.GetProperty("skipped").GetInt32()) 4 "count in the file"
+                Expect.equal (json.RootElement.GetProperty("byStage").GetProperty("voxceleb import").GetInt32()) 4 "by stage"
+                Expect.equal (json.RootElement.GetProperty("items").[3].GetProperty("file").GetString()) (Path.GetFullPath scores) "file"
+                Expect.equal (Directory.GetFiles(Path.GetDirectoryName path).Length) 1 "no temporary file"
+                Expect.stringContains (report.Summary path) "skipped 4 bad item(s): 4 voxceleb import" "console line"
+            }
+
+            test "voxceleb import: bad clips stop it; --skip-bad imports the rest and lists them in the report" {
+                use d = new TempDir()
+                let root, text, scores = writeTree d clips
+                let out = d.Sub "cli"
+
+                let args =
+                    [|
+                        "import"
+                        "--root"
+                        root
+                        "--text"
+                        text
+                        "--scores"
+                        scores
+                        "--threshold"
+                        "-2.0"
+                        "--out"
+                        out
+                    |]
+
+                Expect.throwsC (fun () -> Research.Commands.VoxCeleb.main args |> ignore) (fun e ->
+                    Expect.stringContains e.Message "--skip-bad" "how to skip")
+
+                Expect.isFalse (Directory.Exists out) "no data dir"
+                let report = d.Sub "reports/skipped.json"
+                Expect.equal (Research.Commands.VoxCeleb.main (Array.append args [| "--skip-bad"; report |])) 0 "exit code"
+                use json = JsonDocument.Parse(File.ReadAllText report)
+                Expect.equal (json.RootElement.GetProperty("skipped").GetInt32()) 4 "the four bad clips"
+                Expect.equal (KaldiDataDir.Load out).Utterances.Count 3 "the kept utterances"
             }
 
             test "a higher threshold keeps fewer; the utterance id is the path's parts joined by '-'" {
