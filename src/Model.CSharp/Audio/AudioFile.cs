@@ -1,6 +1,3 @@
-using System;
-using System.IO;
-
 namespace Research.Model.Audio;
 
 /// <summary>Loads audio files as mono <see cref="Waveform"/>s in the int16 scale at a requested sample rate.</summary>

@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Audio;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System;
-using System.IO;
 using Research.Model.Runtime;
 
 namespace Research.Model.Audio;

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using Research.Model.Audio;
 using Research.Model.Text;
 using Research.Model.Video;

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace Research.Model.Data;
 
 /// <summary>How <see cref="FeatureCache.Build"/> computes and stores features.</summary>

@@ -1,5 +1,3 @@
-using System.Collections.Generic;
-
 namespace Research.Model.Data;
 
 /// <summary>An item left out of a feature store, and why.</summary>

@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Data;
 
 /// <summary>An item whose features could not be computed, were invalid (NaN, ±inf, wrong width) or could not be read back.</summary>

@@ -1,8 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
-
 namespace Research.Model.Data;
 
 /// <summary>One line of a Kaldi table file: the key, the rest of the line (trimmed) and the 1-based line number.</summary>

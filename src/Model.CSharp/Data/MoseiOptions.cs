@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Data;
 
 /// <summary>The feature streams a MOSEI segment can carry.</summary>

@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Demo;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using Research.Model.Runtime;
 
 namespace Research.Model.Demo;

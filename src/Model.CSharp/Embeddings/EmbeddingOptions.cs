@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Embeddings;
 
 /// <summary>How <see cref="EmbeddingExtractor"/> batches items and what it returns.</summary>

@@ -1,4 +1,3 @@
-using System;
 using Research.Model.Modules;
 using Research.Model.Text;
 using static TorchSharp.torch;

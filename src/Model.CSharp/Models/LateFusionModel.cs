@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using Research.Model.Modules;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using System;
 using Research.Model.Text;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -1,5 +1,3 @@
-using System;
-using System.Linq;
 using Research.Model.Models;
 using Research.Model.Text;
 using TorchSharp.Modules;

@@ -1,4 +1,3 @@
-using System;
 using Research.Model.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

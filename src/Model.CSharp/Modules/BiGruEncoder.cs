@@ -1,5 +1,3 @@
-using System;
-using System.Linq;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

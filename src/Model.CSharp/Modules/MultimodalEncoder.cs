@@ -1,4 +1,3 @@
-using System;
 using Research.Model.Models;
 using static TorchSharp.torch;
 

@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Training;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
 using Research.Model.Models;
 using Research.Model.Runtime;
 using static TorchSharp.torch;

@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace Research.Model.Training;
 
 /// <summary>One evaluation line of a metrics log: the step it followed, the split, its metrics by name, and when it was written.</summary>

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using Research.Model.Models;
 using static TorchSharp.torch;
 

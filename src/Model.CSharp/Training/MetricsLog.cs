@@ -1,8 +1,5 @@
-using System;
 using System.Buffers;
-using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Research.Model.Data;

@@ -1,7 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Linq;
 using Research.Model.Data;
 using Research.Model.Models;
 using Research.Model.Text;

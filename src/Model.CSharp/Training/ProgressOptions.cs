@@ -1,6 +1,3 @@
-using System;
-using System.IO;
-
 namespace Research.Model.Training;
 
 /// <summary>Settings of a <see cref="Progress"/> display; the defaults suit a training loop of second-long steps.</summary>

@@ -1,5 +1,3 @@
-using System.Collections.Generic;
-
 namespace Research.Model.Training;
 
 /// <summary>The content of a run folder's run.json: the seed, how the run started, and each later resumption.</summary>

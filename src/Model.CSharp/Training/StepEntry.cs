@@ -1,5 +1,3 @@
-using System;
-
 namespace Research.Model.Training;
 
 /// <summary>One step line of a metrics log: the step's numbers, the epoch, the throughput and when it was written.</summary>

@@ -1,6 +1,4 @@
-using System;
 using System.Diagnostics;
-using System.Linq;
 using Research.Model.Models;
 using Research.Model.Runtime;
 using TorchSharp.Modules;

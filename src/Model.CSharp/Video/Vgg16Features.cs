@@ -1,4 +1,3 @@
-using System;
 using Research.Model.Runtime;
 using static TorchSharp.torch;
 

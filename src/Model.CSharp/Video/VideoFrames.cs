@@ -1,6 +1,4 @@
-using System;
 using System.Globalization;
-using System.IO;
 using Research.Model.Runtime;
 
 namespace Research.Model.Video;
