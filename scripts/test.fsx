@@ -38,10 +38,12 @@ if not (fsharpFormatted && csharpFormatted) then
 // Tests speak with espeak-ng and decode/encode media with ffmpeg (as the demo corpus does).
 Research.requireDebian "the tests" [ "espeak-ng"; "ffmpeg" ]
 
-// The index page's browser check and the PNG copies of the figures use headless Chromium: installed as root (as on
-// CI); elsewhere, without chromium, those tests are skipped with a notice.
+// Optional tools, installed as root (as on CI) so that no test skips: headless Chromium for the index page's browser
+// check and the PNG copies of the figures; numpy for the check that numpy reads our .npy files. Elsewhere, without
+// them, those tests are skipped with a reason (the summary line counts them).
 if Environment.UserName = "root" then
     Research.requireDebian "the browser check of the index page" [ "chromium" ]
+    Research.requireDebian "the numpy check of the .npy embeddings" [ "python3-numpy" ]
 
 Research.ensureBuilt ()
 

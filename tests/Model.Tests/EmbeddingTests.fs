@@ -3,6 +3,7 @@ module Research.Model.Tests.EmbeddingTests
 open System
 open System.Diagnostics
 open System.IO
+open DuckDB.NET.Data
 open Expecto
 open TorchSharp
 open Research.Model
@@ -44,6 +45,42 @@ let private python (program: string) =
         if p.ExitCode = 0 then Some(out.Trim())
         elif err.Contains "ModuleNotFoundError" then None
         else failtestf "python failed: %s" err
+
+/// A Parquet file as DuckDB's own (C++) reader sees it: column names and types, every row in file order, and the
+/// footer's key-value metadata. Independent of Parquet.Net, which writes our files.
+type private DuckDbView =
+    {
+        Columns: (string * string) list
+        Rows: obj array list
+        Metadata: Map<string, string>
+    }
+
+let private duckDbRead (file: string) : DuckDbView =
+    use connection = new DuckDBConnection("Data Source=:memory:")
+    connection.Open()
+
+    let query (sql: string) (f: Data.Common.DbDataReader -> 'T) =
+        use command = connection.CreateCommand()
+        command.CommandText <- sql
+        use reader = command.ExecuteReader()
+
+        [
+            while reader.Read() do
+                f reader
+        ]
+
+    let source = "'" + file.Replace("'", "''") + "'"
+
+    {
+        Columns = query $"DESCRIBE SELECT * FROM read_parquet({source})" (fun r -> r.GetString 0, r.GetString 1)
+        Rows =
+            query
+                $"SELECT * EXCLUDE (file_row_number) FROM read_parquet({source}, file_row_number = true) ORDER BY file_row_number"
+                (fun r -> Array.init r.FieldCount r.GetValue)
+        Metadata =
+            query $"SELECT decode(key), decode(value) FROM parquet_kv_metadata({source})" (fun r -> r.GetString 0, r.GetString 1)
+            |> Map.ofList
+    }
 
 [<Tests>]
 let tests =
@@ -125,7 +162,9 @@ let tests =
                     python
                         $"import numpy as np; a = np.load('{out}.npy'); print(a.shape[0], a.shape[1], repr(float(a.astype('f8').sum())), a.dtype)"
                 with
-                | None -> skiptest "numpy is not installed for /usr/bin/python3"
+                | None ->
+                    skiptest
+                        "numpy is not installed for /usr/bin/python3 (apt-get install python3-numpy; scripts/test.fsx installs it as root)"
                 | Some text ->
                     let parts = text.Split ' '
                     Expect.equal (int parts[0], int parts[1]) (6, tiny.DModel) "numpy shape"
@@ -133,26 +172,41 @@ let tests =
                     Expect.equal parts[3] "float32" "dtype"
             }
 
-            test "pyarrow reads the Parquet (skipped where Debian's python has no pyarrow)" {
+            test "DuckDB's own Parquet reader (not Parquet.Net, our writer) reads both layouts: schema, ids, values, metadata" {
                 use d = new TempDir()
                 let store = buildStore (d.Sub "store") (storeItems 7 tiny lengths)
                 let run = pretrainingRun (d.Sub "run") 3L tiny
-                let out = d.Sub "emb"
-                Embed.run (request run store out) |> ignore
-                let total = Seq.cast<float32> (EmbeddingFiles.readNpy out).Values |> Seq.sumBy float
+                Embed.run (request run store (d.Sub "utt")) |> ignore
 
-                let reader =
-                    $"import pyarrow.parquet as pq; t = pq.read_table('{out}.parquet'); "
-                    + "import numpy as np; e = np.stack([t.column('e%d' % j).to_numpy() for j in range(t.num_columns - 1)], 1); "
-                    + "print(t.num_rows, t.column('id')[0].as_py(), repr(float(e.astype('f8').sum())))"
+                Embed.run
+                    { request run store (d.Sub "frames") with
+                        Frames = true
+                    }
+                |> ignore
 
-                match python reader with
-                | None -> skiptest "pyarrow is not installed for /usr/bin/python3 (Debian 12 has no python3-pyarrow)"
-                | Some text ->
-                    let parts = text.Split ' '
-                    Expect.equal (int parts[0]) 6 "rows"
-                    Expect.equal parts[1] "utt00" "first id"
-                    Expect.floatClose Accuracy.high (float parts[2]) total "parquet sum"
+                let values = [ for j in 0 .. tiny.DModel - 1 -> $"e{j}", "FLOAT" ]
+                let utt = EmbeddingFiles.readNpy (d.Sub "utt")
+                let view = duckDbRead (d.Sub "utt.parquet")
+                Expect.equal view.Columns (("id", "VARCHAR") :: values) "utterances: id, e0 … e{d-1}"
+                Expect.equal [ for r in view.Rows -> r[0] :?> string ] (List.ofArray utt.Ids) "ids in store order"
+                Expect.equal (Array2D.init 6 tiny.DModel (fun i j -> view.Rows[i][1 + j] :?> float32)) utt.Values "values = .npy"
+                Expect.equal (view.Metadata.TryFind "layout") (Some "utterances") "footer metadata"
+
+                let frames = EmbeddingFiles.readNpy (d.Sub "frames")
+                let offsets = frames.Offsets.Value
+                let view = duckDbRead (d.Sub "frames.parquet")
+                Expect.equal view.Columns (("id", "VARCHAR") :: ("frame", "INTEGER") :: values) "frames: id, frame, e0 …"
+                Expect.equal view.Rows.Length 38 "one row per audio frame"
+
+                let expected =
+                    [
+                        for i in 0..5 do
+                            for t in 0 .. int (offsets[i + 1] - offsets[i]) - 1 -> utt.Ids[i], t
+                    ]
+
+                Expect.equal [ for r in view.Rows -> r[0] :?> string, r[1] :?> int ] expected "id and frame index per row"
+                Expect.equal (Array2D.init 38 tiny.DModel (fun i j -> view.Rows[i][2 + j] :?> float32)) frames.Values "values = .npy"
+                Expect.equal (view.Metadata.TryFind "layout") (Some "frames") "footer metadata"
             }
 
             test "frame-level output: offsets delimit each item's frames, whose mean is its utterance embedding" {

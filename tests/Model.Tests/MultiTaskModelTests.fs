@@ -91,6 +91,11 @@ let tests =
                 Expect.equal count (ClosedForm.count ModelConfig.Paper) "paper config"
             }
 
+            test "the paper configuration has 25,192,570 parameters (pinned: any change to the model shows here)" {
+                use m = new MultiTaskModel(ModelConfig.Paper)
+                Expect.equal (parameterCount m) 25192570L "paper config, as a literal"
+            }
+
             test "parameter counts follow the tasks and modalities that are on" {
                 for tasks in
                     [
