@@ -91,7 +91,8 @@ let emotionCriterion (stores: string) (weighted: bool) (device: torch.Device) =
 
     MultiTaskCriterion(TaskWeights.EmotionOnly, 0.0, weights)
 
-/// Loads the encoder of a finished pre-training run into `model` (sizes and inputs must agree).
+/// Loads the encoder (audio encoder and cross-modal layers) of a finished pre-training run into `model` (sizes and
+/// inputs must agree; the weights file must hold exactly the pre-training model's keys and shapes).
 let loadPretrainedEncoder (pretrained: string) (model: MultiTaskModel) =
     if not (RunFolder.IsDone pretrained) then
         failwithf "pre-training run %s is not finished (run scripts/pretrain.fsx first)" pretrained
@@ -122,7 +123,8 @@ let loadPretrainedEncoder (pretrained: string) (model: MultiTaskModel) =
         failwithf "pre-training run %s does not fit this model: %s" pretrained text
 
     use pre = new MultiTaskModel(preConfig)
-    pre.load (Path.Combine(pretrained, Pretrain.weightsFile)) |> ignore
+    // Every key and shape is checked before anything is loaded: a missing or misshaped key is a named error.
+    WeightsFile.LoadExact(pre, Path.Combine(pretrained, Pretrain.weightsFile))
     model.Encoder.load_state_dict (pre.Encoder.state_dict ()) |> ignore
 
 /// Reads a finished emotion run's dev and test predictions back into reports.

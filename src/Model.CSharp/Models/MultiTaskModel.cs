@@ -86,12 +86,24 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
         return head.forward(enc.Fused, enc.Padding);
     }
 
-    /// <summary>Greedy transcripts (character ids) for an input; needs the ASR head.</summary>
+    /// <summary>Greedy transcripts (character ids) for an input, in evaluation mode (the previous mode is restored); needs the ASR head.</summary>
     public long[][] Transcribe(EncoderInput input, int maxLength)
     {
         var decoder = asr ?? throw new InvalidOperationException("this model has no ASR head (ASR task weight 0)");
         using var _ = no_grad();
-        var enc = encoder.forward(input);
-        return decoder.Greedy(enc.Fused, enc.Padding, maxLength);
+        bool wasTraining = training;
+        eval();
+        try
+        {
+            var enc = encoder.forward(input);
+            return decoder.Greedy(enc.Fused, enc.Padding, maxLength);
+        }
+        finally
+        {
+            if (wasTraining)
+            {
+                train();
+            }
+        }
     }
 }

@@ -54,36 +54,49 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
     /// <summary>
     /// Greedy decoding: from the start symbol, append the most likely character until every item has produced
-    /// the end symbol or <paramref name="maxLength"/> characters. Returns character ids without specials.
+    /// the end symbol or <paramref name="maxLength"/> characters. Returns character ids without specials. Runs in evaluation
+    /// mode (dropout off) and restores the decoder's previous mode.
     /// </summary>
     public long[][] Greedy(Tensor memory, Tensor memoryPadding, int maxLength)
     {
         using var _ = no_grad();
-        long b = memory.shape[0];
-        var ys = full(b, 1, CharVocabulary.Sos, dtype: ScalarType.Int64, device: memory.device);
-        var finished = zeros(b, dtype: ScalarType.Bool, device: memory.device);
-        for (int step = 0; step < maxLength; step++)
+        bool wasTraining = training;
+        eval(); // dropout off: decoding is deterministic; the previous mode comes back afterwards
+        try
         {
-            using var scope = NewDisposeScope();
-            var next = forward(ys, memory, memoryPadding).select(1, -1).argmax(-1); // (B)
-            next = next.masked_fill(finished, CharVocabulary.Pad);
-            ys = cat([ys, next.unsqueeze(1)], 1).MoveToOuterDisposeScope();
-            finished = finished.logical_or(next.eq(CharVocabulary.Eos)).MoveToOuterDisposeScope();
-            if (finished.all().item<bool>())
+            long b = memory.shape[0];
+            var ys = full(b, 1, CharVocabulary.Sos, dtype: ScalarType.Int64, device: memory.device);
+            var finished = zeros(b, dtype: ScalarType.Bool, device: memory.device);
+            for (int step = 0; step < maxLength; step++)
             {
-                break;
+                using var scope = NewDisposeScope();
+                var next = forward(ys, memory, memoryPadding).select(1, -1).argmax(-1); // (B)
+                next = next.masked_fill(finished, CharVocabulary.Pad);
+                ys = cat([ys, next.unsqueeze(1)], 1).MoveToOuterDisposeScope();
+                finished = finished.logical_or(next.eq(CharVocabulary.Eos)).MoveToOuterDisposeScope();
+                if (finished.all().item<bool>())
+                {
+                    break;
+                }
+            }
+            var flat = ys.cpu().data<long>().ToArray();
+            long width = ys.shape[1];
+            return Enumerable
+                .Range(0, (int)b)
+                .Select(i =>
+                    flat.Skip((int)(i * width) + 1)
+                        .Take((int)width - 1)
+                        .TakeWhile(t => t != CharVocabulary.Eos && t != CharVocabulary.Pad)
+                        .ToArray()
+                )
+                .ToArray();
+        }
+        finally
+        {
+            if (wasTraining)
+            {
+                train();
             }
         }
-        var flat = ys.cpu().data<long>().ToArray();
-        long width = ys.shape[1];
-        return Enumerable
-            .Range(0, (int)b)
-            .Select(i =>
-                flat.Skip((int)(i * width) + 1)
-                    .Take((int)width - 1)
-                    .TakeWhile(t => t != CharVocabulary.Eos && t != CharVocabulary.Pad)
-                    .ToArray()
-            )
-            .ToArray();
     }
 }

@@ -41,7 +41,7 @@ public static class Evaluation
         int batchSize
     )
     {
-        model.eval();
+        using var mode = EvaluationMode.Enter(model);
         using var _ = no_grad();
         long edits = 0,
             characters = 0,
@@ -99,7 +99,7 @@ public static class Evaluation
         int batchSize
     )
     {
-        model.eval();
+        using var mode = EvaluationMode.Enter(model);
         using var _ = no_grad();
         var result = new float[data.Count][];
         for (int first = 0; first < data.Count; first += batchSize)
