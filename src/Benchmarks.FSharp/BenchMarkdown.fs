@@ -5,6 +5,7 @@ open System
 open System.Text
 open System.Text.Json.Nodes
 open Research.Model.Modules
+open Research.Experiments
 
 let private at (n: JsonNode) (path: string) =
     path.Split('/') |> Array.fold (fun (node: JsonNode) key -> node[key]) n
@@ -323,5 +324,25 @@ let render (results: JsonNode) (resultsPath: string) =
                 for a in actions.AsArray() do
                     line
                         $"""| {st a "what"} | {st a "before"} | {st a "after"} | {spreadCell 1.0 (at a "before_ms_per_step")} | {spreadCell 1.0 (at a "after_ms_per_step")} | **{sprintf "%+.1f" (100.0 * (fl a "ratio_of_medians_after_over_before" - 1.0))} %%** | {(if a["adopted"].GetValue<bool>() then "yes" else "no")} |""")
+
+    // 8. The main job
+    section "8. The main job, stage by stage" "pipeline" (fun data _ ->
+        let t = data["timings"]
+        line $"""{st data "what"}."""
+        line ""
+
+        line
+            $"""**{Stages.minutes (fl t "total_wall_s")}** in all (`{st t "command"}`, commit {st t "commit"}); matmul ceiling {spreadCell 1.0 (at data "ceiling_before")} GFLOP/s before, {spreadCell 1.0 (at data "ceiling_after")} after."""
+
+        line ""
+        line "| stage | wall | CPU s | CPU / wall | load 1 min start → end | CPU stall share |"
+        line "|---|---:|---:|---:|---:|---:|"
+
+        for stage in t["stages"].AsArray() do
+            let wall = fl stage "wall_s"
+            let cpu = fl stage "cpu_s"
+
+            line
+                $"""| {st stage "name"} | {Stages.minutes wall} | {number cpu} | {number (cpu / wall)} | {number (fl stage "load_start")} → {number (fl stage "load_end")} | {percent (optionalFloat stage["cpu_stall_share"])} |""")
 
     b.ToString()

@@ -67,47 +67,15 @@ let demoFrontEnd (folder: string) (o: DemoCorpusOptions) =
 let demoMoseiOptions =
     MoseiOptions(AudioRoot = DemoCorpus.AudioRoot, VideoRoot = DemoCorpus.VisualRoot, TextRoot = DemoCorpus.WordsRoot)
 
-/// Generates the demo corpus when absent, then builds (or reuses) its feature stores; prints what it did.
-let run (s: Settings) : Prepared =
-    let clock = Stopwatch.StartNew()
-    let folder = Path.GetFullPath s.Folder
-    printfn "%s demo corpus: %s" (stamp clock) folder
-
-    let summary, reused =
-        DemoCorpus.Ensure(folder, s.Options, (fun line -> printfn "%s %s" (stamp clock) line)).ToTuple()
-
-    printfn
-        "%s demo corpus %s: pre-training %d speakers, %d utterances (%.1f min of speech); emotion %d speakers, %d videos, %d segments"
-        (stamp clock)
-        (if reused then "reused" else "generated")
-        summary.PretrainSpeakers
-        summary.PretrainUtterances
-        (summary.PretrainSeconds / 60.0)
-        summary.EmotionSpeakers
-        summary.EmotionVideos
-        summary.EmotionSegments
-
-    for KeyValue(fold, positives) in summary.PositivesByFold do
-        printfn
-            "%s   %-5s %4d segments; positives happy %d, sad %d, anger %d, surprise %d, disgust %d, fear %d"
-            (stamp clock)
-            fold
-            summary.SegmentsByFold[fold]
-            positives[0]
-            positives[1]
-            positives[2]
-            positives[3]
-            positives[4]
-            positives[5]
-
-    let frontEnd = demoFrontEnd folder s.Options
+/// The feature stores of a generated demo corpus (pre-training, emotion folds), computed where missing.
+let private buildStores (clock: Stopwatch) folder frontEnd (workers: int) summary =
     let features = Path.Combine(folder, "features")
     let pretrainDir = Path.Combine(folder, "pretrain", "data")
     let pretrainStore = Path.Combine(features, "pretrain")
     let dir = KaldiDataDir.Load pretrainDir
 
     let result, oov =
-        CorpusFeatures.BuildPretraining(dir, pretrainStore, frontEnd, s.Workers, progressOf "pre-training" clock).ToTuple()
+        CorpusFeatures.BuildPretraining(dir, pretrainStore, frontEnd, workers, progressOf "pre-training" clock).ToTuple()
 
     let oovPath = Path.Combine(features, "pretrain-oov.json")
     oov.WriteJson(oovPath, frontEnd.WordVectors)
@@ -137,6 +105,46 @@ let run (s: Settings) : Prepared =
         EmotionStores = results.Keys |> Seq.map (fun k -> k, Path.Combine(emotionRoot, k)) |> Map.ofSeq
         FrontEnd = frontEnd
     }
+
+/// Generates the demo corpus when absent, then builds (or reuses) its feature stores; prints what it did; records its
+/// two stages ("corpus": generation or reuse; "stores": feature extraction) in `stages`.
+let runTimed (stages: Stages.Recorder) (s: Settings) : Prepared =
+    let clock = Stopwatch.StartNew()
+    let folder = Path.GetFullPath s.Folder
+    printfn "%s demo corpus: %s" (stamp clock) folder
+
+    let summary, reused =
+        stages.Time("corpus", fun () -> DemoCorpus.Ensure(folder, s.Options, (fun line -> printfn "%s %s" (stamp clock) line)).ToTuple())
+
+    printfn
+        "%s demo corpus %s: pre-training %d speakers, %d utterances (%.1f min of speech); emotion %d speakers, %d videos, %d segments"
+        (stamp clock)
+        (if reused then "reused" else "generated")
+        summary.PretrainSpeakers
+        summary.PretrainUtterances
+        (summary.PretrainSeconds / 60.0)
+        summary.EmotionSpeakers
+        summary.EmotionVideos
+        summary.EmotionSegments
+
+    for KeyValue(fold, positives) in summary.PositivesByFold do
+        printfn
+            "%s   %-5s %4d segments; positives happy %d, sad %d, anger %d, surprise %d, disgust %d, fear %d"
+            (stamp clock)
+            fold
+            summary.SegmentsByFold[fold]
+            positives[0]
+            positives[1]
+            positives[2]
+            positives[3]
+            positives[4]
+            positives[5]
+
+    let frontEnd = demoFrontEnd folder s.Options
+    stages.Time("stores", fun () -> buildStores clock folder frontEnd s.Workers summary)
+
+/// `runTimed` with its stages recorded nowhere.
+let run (s: Settings) : Prepared = runTimed (Stages.Recorder()) s
 
 /// Real corpora named on the command line: a Kaldi-style pre-training directory (wav.scp, text, utt2spk; video.scp
 /// for faces) and a folder of CMU-MOSEI .csd files with its folds JSON.

@@ -160,7 +160,7 @@ let choose (devScores: (int * Metrics.Report) list) : int =
         |> fst
 
 /// The run of one seed of an experiment (reused when finished, resumed when not).
-let private runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
+let runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
     let name = $"{e.Key}-seed{seed}"
 
     match e.Model with

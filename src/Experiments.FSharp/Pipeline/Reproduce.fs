@@ -65,6 +65,7 @@ let experiments (job: Job) (pretrainRun: string) =
 /// Runs the whole job; returns the results it wrote.
 let run (job: Job) : Results =
     let clock = Stopwatch.StartNew()
+    let stages = Stages.Recorder()
 
     let say fmt =
         Printf.kprintf (fun s -> printfn "%s %s" (stamp clock) s) fmt
@@ -75,7 +76,8 @@ let run (job: Job) : Results =
             say "1/5 data: demo corpus in %s" job.Data
 
             let prepared =
-                Prepare.run
+                Prepare.runTimed
+                    stages
                     {
                         Folder = job.Data
                         Options = job.Corpus
@@ -88,7 +90,10 @@ let run (job: Job) : Results =
             $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})"
         | Some r ->
             say "1/5 data: pre-training %s, CMU-MOSEI %s; features in %s" r.PretrainDir r.Mosei r.Features
-            let dir, store, emotion = Prepare.real r job.Workers
+
+            let dir, store, emotion =
+                stages.Time("stores", fun () -> Prepare.real r job.Workers)
+
             dir, store, emotion, $"MOSEI-format .csd ({r.Mosei}); pre-training on {r.PretrainDir}"
 
     // The input sizes come from the data: both corpora must give the model the same feature sizes.
@@ -111,7 +116,7 @@ let run (job: Job) : Results =
         }
 
     say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
-    let pre = Pretrain.run job.Runs pretraining
+    let pre = stages.Time("pre-training", fun () -> Pretrain.run job.Runs pretraining)
 
     say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
 
@@ -140,7 +145,13 @@ let run (job: Job) : Results =
         [
             for e in experiments job pre.Run do
                 say "3/5 %s: %d seeds" e.Label job.Seeds
-                let m = runExperiment job.Runs settings e
+
+                // Each seed's training is a stage of its own; the protocol then reuses the finished runs.
+                for seed in settings.Seeds do
+                    stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs e seed |> ignore)
+
+                let m =
+                    stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
 
                 say
                     "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f]"
@@ -158,21 +169,30 @@ let run (job: Job) : Results =
     say "4/5 ablations at inference (%s)" (String.Join(", ", paperAblations |> List.map (fun a -> a.Name)))
 
     let ablations =
-        [|
-            for m in models do
-                if m.Key = TableFormat.scratchKey || m.Key = TableFormat.pretrainedKey then
-                    let chosen = m.Seeds |> Array.find (fun s -> s.Seed = m.Chosen)
+        stages.Time(
+            "ablations",
+            fun () ->
+                [|
+                    for m in models do
+                        if m.Key = TableFormat.scratchKey || m.Key = TableFormat.pretrainedKey then
+                            let chosen = m.Seeds |> Array.find (fun s -> s.Seed = m.Chosen)
 
-                    for a in paperAblations do
-                        let folder =
-                            Path.Combine(job.Runs, "ablations", Path.GetFileName chosen.Run, a.Name.Replace("+", ""))
+                            for a in paperAblations do
+                                let folder =
+                                    Path.Combine(job.Runs, "ablations", Path.GetFileName chosen.Run, a.Name.Replace("+", ""))
 
-                        let r = ablate settings chosen.Run folder a (m.Key, m.Label)
+                                let r = ablate settings chosen.Run folder a (m.Key, m.Label)
 
-                        say "    %s %-6s average WA %.1f, F1 %.1f" m.Label a.Name (100.0 * r.AverageWA.Value) (100.0 * r.AverageF1.Value)
+                                say
+                                    "    %s %-6s average WA %.1f, F1 %.1f"
+                                    m.Label
+                                    a.Name
+                                    (100.0 * r.AverageWA.Value)
+                                    (100.0 * r.AverageF1.Value)
 
-                        r
-        |]
+                                r
+                |]
+        )
 
     let info = RunInfo.Capture()
 
@@ -198,16 +218,26 @@ let run (job: Job) : Results =
     Directory.CreateDirectory job.Tables |> ignore
     write (Path.Combine(job.Tables, "results.json")) results
 
-    let tables = TableFiles.writeAll job.Tables results
+    let tables, figures =
+        stages.Time(
+            "tables and figures",
+            fun () ->
+                let tables = TableFiles.writeAll job.Tables results
 
-    for path in tables do
-        say "    %s" path
+                for path in tables do
+                    say "    %s" path
 
-    let figures = Figures.all job.Tables results
+                let figures = Figures.all job.Tables results
 
-    for f in figures do
-        say "    %s%s" (Path.Combine(job.Tables, f.Html)) (if f.Png.IsSome then " (+ PNG)" else "")
+                for f in figures do
+                    say "    %s%s" (Path.Combine(job.Tables, f.Html)) (if f.Png.IsSome then " (+ PNG)" else "")
 
+                tables, figures
+        )
+
+    // Where the time went (timings.json), before the index page that links it.
+    Machine.writeJson (Path.Combine(job.Tables, Stages.timingsFile)) (Stages.toJson stages job.Command results.Commit)
+    say "    %s: %s" (Path.Combine(job.Tables, Stages.timingsFile)) (Stages.summaryLine stages)
     say "    %s" (Figures.index job.Tables results tables figures)
 
     say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))

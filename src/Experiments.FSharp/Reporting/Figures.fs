@@ -257,6 +257,12 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
         if inTable then
             add "</table>"
 
+    match Stages.summaryOfFile (Path.Combine(folder, Stages.timingsFile)) with
+    | Some line ->
+        add
+            $"<p>Time of the run that wrote these files: {enc line} (<a href=\"{Stages.timingsFile}\">{Stages.timingsFile}</a>: wall and CPU time, load per stage)</p>"
+    | None -> ()
+
     add "<h2>Figures</h2><ul>"
 
     for f in figures do

@@ -1,0 +1,164 @@
+/// Where a long job's time goes: wall time, CPU time (this process and the tools it waited for) and the machine's
+/// load per stage, written as timings.json beside the tables (issue #13). CPU time above wall time means the stage
+/// used more than one core; a load average or CPU stall share well above zero at a stage's end means other work
+/// competed for the cores, so its wall time says less about our code.
+module Research.Experiments.Stages
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.Json.Nodes
+
+/// CPU seconds used so far by this process and by the child processes it has waited for (ffmpeg, espeak-ng,
+/// Chromium): utime + stime + cutime + cstime of /proc/self/stat; this process's own time where /proc is absent.
+let cpuSeconds () =
+    try
+        let stat = File.ReadAllText "/proc/self/stat"
+        // Fields after the command name (which may hold spaces) start at field 3, the state.
+        let fields = stat.Substring(stat.LastIndexOf(')') + 2).Split(' ')
+        // utime, stime, cutime, cstime are fields 14-17, in clock ticks (USER_HZ, 100 on Linux).
+        let ticks = [ 11..14 ] |> List.sumBy (fun i -> float fields[i])
+        ticks / 100.0
+    with _ ->
+        Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds
+
+/// The file a job's stage timings go to, beside its tables.
+let timingsFile = "timings.json"
+
+/// One timed stage.
+type Stage =
+    {
+        Name: string
+        /// Seconds since the recorder started, at the stage's start.
+        StartSeconds: float
+        WallSeconds: float
+        CpuSeconds: float
+        /// 1-minute load average at the stage's start and end.
+        LoadStart: float
+        LoadEnd: float
+        /// Share of the stage's wall time in which some runnable task waited for a CPU (Linux PSI); None where unknown.
+        CpuStallShare: float option
+    }
+
+/// Records stages in the order they run; nested stages are recorded too, with their parent's name as a prefix.
+type Recorder() =
+    let clock = Stopwatch.StartNew()
+    let stages = ResizeArray<Stage>()
+    let mutable prefix = ""
+
+    /// Runs `f` as the stage `name` and records it (also when `f` throws, so a failed run says where it spent time).
+    member _.Time(name: string, f: unit -> 'T) : 'T =
+        let full = prefix + name
+        let outer = prefix
+        prefix <- full + " / "
+        let start = clock.Elapsed.TotalSeconds
+        let cpu = cpuSeconds ()
+        let load = Machine.loadAverage ()
+        let stall = Machine.cpuStallMicroseconds ()
+
+        try
+            f ()
+        finally
+            prefix <- outer
+            let wall = clock.Elapsed.TotalSeconds - start
+
+            stages.Add
+                {
+                    Name = full
+                    StartSeconds = start
+                    WallSeconds = wall
+                    CpuSeconds = cpuSeconds () - cpu
+                    LoadStart = load
+                    LoadEnd = Machine.loadAverage ()
+                    CpuStallShare =
+                        match stall, Machine.cpuStallMicroseconds () with
+                        | Some a, Some b when wall > 0.0 -> Some((b - a) / 1e6 / wall)
+                        | _ -> None
+                }
+
+    /// The stages recorded so far, in the order they ended.
+    member _.Stages = List.ofSeq stages
+
+    /// Seconds since the recorder started.
+    member _.Elapsed = clock.Elapsed.TotalSeconds
+
+/// `m:ss` for a number of seconds.
+let minutes (seconds: float) =
+    let s = int (Math.Round seconds)
+    $"{s / 60}:{s % 60:D2}"
+
+/// The top-level stages (no " / " in their names): these add up to the job.
+let topLevel (stages: Stage list) =
+    stages |> List.filter (fun s -> not (s.Name.Contains " / "))
+
+/// timings.json: machine, total and every stage (top-level stages first in run order, then nested ones).
+let toJson (recorder: Recorder) (command: string) (commit: string) =
+    let round (x: float) =
+        if Double.IsNaN x then
+            JsonValue.Create(null: string) :> JsonNode
+        else
+            JsonValue.Create(Math.Round(x, 3)) :> JsonNode
+
+    let stageJson (s: Stage) =
+        JsonObject(
+            dict
+                [
+                    "name", JsonValue.Create s.Name :> JsonNode
+                    "start_s", round s.StartSeconds
+                    "wall_s", round s.WallSeconds
+                    "cpu_s", round s.CpuSeconds
+                    "load_start", round s.LoadStart
+                    "load_end", round s.LoadEnd
+                    "cpu_stall_share", round (defaultArg s.CpuStallShare nan)
+                ]
+        )
+        :> JsonNode
+
+    let stages = recorder.Stages |> List.sortBy (fun s -> s.StartSeconds)
+    let top = topLevel stages
+
+    JsonObject(
+        dict
+            [
+                "created", JsonValue.Create(DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")) :> JsonNode
+                "command", JsonValue.Create command
+                "commit", JsonValue.Create commit
+                "cpu", JsonValue.Create(Machine.cpuModel ())
+                "cores", JsonValue.Create Environment.ProcessorCount
+                "total_wall_s", round recorder.Elapsed
+                "total_cpu_s", round (top |> List.sumBy (fun s -> s.CpuSeconds))
+                "stages", JsonArray(top |> List.map stageJson |> Array.ofList)
+                "nested_stages",
+                JsonArray(
+                    stages
+                    |> List.filter (fun s -> s.Name.Contains " / ")
+                    |> List.map stageJson
+                    |> Array.ofList
+                )
+            ]
+    )
+
+/// One line for people: total and the top-level stages, e.g. "14:32 in all: corpus 2:10, stores 1:05, ...".
+let private line (total: float) (parts: (string * float) seq) =
+    let parts = parts |> Seq.map (fun (name, wall) -> $"{name} {minutes wall}")
+    $"""{minutes total} in all: {String.Join(", ", parts)}"""
+
+/// The summary line of a recorder's stages so far.
+let summaryLine (recorder: Recorder) =
+    recorder.Stages
+    |> topLevel
+    |> List.sortBy (fun s -> s.StartSeconds)
+    |> List.map (fun s -> s.Name, s.WallSeconds)
+    |> line recorder.Elapsed
+
+/// The summary line of a timings.json file (None when the file is absent).
+let summaryOfFile (path: string) =
+    if not (File.Exists path) then
+        None
+    else
+        let root = JsonNode.Parse(File.ReadAllText path)
+
+        root["stages"].AsArray()
+        |> Seq.map (fun s -> s["name"].GetValue<string>(), s["wall_s"].GetValue<float>())
+        |> line (root["total_wall_s"].GetValue<float>())
+        |> Some

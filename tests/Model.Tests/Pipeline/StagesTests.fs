@@ -1,0 +1,126 @@
+/// The main job's stage timings (timings.json): CPU time of the process and of the tools it waits for, wall time,
+/// nesting, the file and its summary line.
+module Research.Model.Tests.StagesTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.Json.Nodes
+open Expecto
+open Research.Experiments
+
+/// Spins this thread until the process has used `seconds` more CPU time.
+let private spin (seconds: float) =
+    let me = Process.GetCurrentProcess()
+    let start = me.TotalProcessorTime.TotalSeconds
+    let mutable x = 0.0
+
+    while (me.Refresh()
+           me.TotalProcessorTime.TotalSeconds - start < seconds) do
+        for i in 1..100000 do
+            x <- x + sqrt (float i)
+
+    x
+
+let private stageNamed (r: Stages.Recorder) name =
+    r.Stages |> List.find (fun s -> s.Name = name)
+
+[<Tests>]
+let tests =
+    // Sequenced: the recorder measures the whole process's CPU time, which tests running beside would inflate.
+    testSequenced
+    <| testList
+        "Stages"
+        [
+            test "a busy stage records its CPU time, a sleeping one almost none; wall time covers both" {
+                let r = Stages.Recorder()
+                r.Time("busy", fun () -> spin 0.3) |> ignore
+                r.Time("sleep", fun () -> Threading.Thread.Sleep 300)
+                let busy = stageNamed r "busy"
+                let sleep = stageNamed r "sleep"
+                Expect.isGreaterThanOrEqual busy.CpuSeconds 0.25 "the spin's CPU time (clock ticks of 10 ms)"
+                Expect.isGreaterThanOrEqual busy.WallSeconds (busy.CpuSeconds - 0.05) "one thread: CPU ≤ wall"
+                Expect.isLessThan sleep.CpuSeconds 0.15 "sleeping uses no CPU"
+                Expect.isGreaterThanOrEqual sleep.WallSeconds 0.29 "wall time of the sleep"
+                Expect.isGreaterThanOrEqual sleep.StartSeconds (busy.StartSeconds + busy.WallSeconds) "run order"
+            }
+
+            test "the CPU time of a child process waited for is counted (cutime), not only this process's" {
+                let r = Stages.Recorder()
+                let me = Process.GetCurrentProcess()
+                let own = me.TotalProcessorTime.TotalSeconds
+
+                r.Time(
+                    "child",
+                    fun () ->
+                        let info = ProcessStartInfo("bash", UseShellExecute = false)
+                        info.ArgumentList.Add "-c"
+                        info.ArgumentList.Add "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+                        use p = Process.Start info
+                        p.WaitForExit()
+                )
+
+                me.Refresh()
+                let ownDelta = me.TotalProcessorTime.TotalSeconds - own
+                let child = stageNamed r "child"
+                // The child counts to 300,000 in bash: about a second of CPU time.
+                Expect.isGreaterThan (child.CpuSeconds - ownDelta) 0.2 $"child CPU counted (stage {child.CpuSeconds}, own {ownDelta})"
+            }
+
+            test "nested stages carry their parent's name; a failing stage is recorded and its error passes through" {
+                let r = Stages.Recorder()
+
+                r.Time(
+                    "outer",
+                    fun () ->
+                        r.Time("inner", ignore)
+
+                        Expect.throwsT<InvalidOperationException>
+                            (fun () -> r.Time("failing", fun () -> raise (InvalidOperationException "boom")))
+                            "the stage's error passes through"
+                )
+
+                Expect.equal
+                    (r.Stages |> List.map (fun s -> s.Name))
+                    [ "outer / inner"; "outer / failing"; "outer" ]
+                    "in the order they ended, nested with their parent's name"
+
+                Expect.equal (Stages.topLevel r.Stages |> List.map (fun s -> s.Name)) [ "outer" ] "one top-level stage"
+            }
+
+            test "timings.json lists the top-level stages in run order with wall and CPU time; its summary line names them" {
+                let r = Stages.Recorder()
+                r.Time("first", fun () -> Threading.Thread.Sleep 20)
+                r.Time("second", fun () -> r.Time("part", ignore))
+                let dir = Directory.CreateTempSubdirectory("stages-")
+                let path = Path.Combine(dir.FullName, Stages.timingsFile)
+
+                try
+                    Machine.writeJson path (Stages.toJson r "dotnet fsi scripts/reproduce.fsx" "abc123")
+                    let root = JsonNode.Parse(File.ReadAllText path)
+
+                    let stages =
+                        root["stages"].AsArray()
+                        |> Seq.map (fun s -> s["name"].GetValue<string>())
+                        |> List.ofSeq
+
+                    Expect.equal stages [ "first"; "second" ] "top-level stages, in run order"
+                    Expect.equal (root["nested_stages"].AsArray().Count) 1 "the nested one apart"
+                    Expect.equal (root["commit"].GetValue<string>()) "abc123" "provenance"
+
+                    let first = root["stages"].AsArray().[0]
+                    let firstWall = first["wall_s"].GetValue<float>()
+                    Expect.isGreaterThanOrEqual firstWall 0.019 "the first stage's wall time"
+
+                    let line = (Stages.summaryOfFile path).Value
+                    Expect.stringContains line "in all: first 0:00, second 0:00" "summary line"
+                finally
+                    dir.Delete true
+            }
+
+            test "minutes rounds to m:ss" {
+                Expect.equal (Stages.minutes 0.4) "0:00" "under half a second"
+                Expect.equal (Stages.minutes 59.6) "1:00" "rounded"
+                Expect.equal (Stages.minutes 905.0) "15:05" "over ten minutes"
+            }
+        ]
