@@ -4,6 +4,7 @@
 ///   step       training step (forward, backward, Adam) of the paper and demo configurations at two batch sizes, and
 ///              the late-fusion baseline: ms per step, analytic FLOPs, achieved fraction of the ceiling (BenchStep)
 ///   inference  embedding extraction × real time per modality subset (BenchInference)
+///   extraction embedding extraction over a whole store (reading included) at batch 1 and 16: items/s, × real time
 ///   frontend   LFBE × real time on one thread against torchaudio's Kaldi fbank (BenchLfbe)
 ///   memory     RSS over 2,000 training steps (BenchMemory)
 ///   reference  the same model in PyTorch: agreement of outputs and gradients, and the step-time ratio (BenchReference)
@@ -26,7 +27,16 @@ open Research.Commands
 
 /// The default parts (about 10 minutes on 2 cores).
 let allParts =
-    [ "ceiling"; "step"; "inference"; "frontend"; "memory"; "reference"; "profile" ]
+    [
+        "ceiling"
+        "step"
+        "inference"
+        "extraction"
+        "frontend"
+        "memory"
+        "reference"
+        "profile"
+    ]
 
 /// Parts run only when named: the main job end to end (its own time, ~15-25 minutes).
 let extraParts = [ "pipeline" ]
@@ -355,6 +365,12 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
                     for s in [ paper; demo ] -> BenchInference.measure s.Name s.Config s.Shape settings.Inference settings.Seed :> JsonNode
                 |]
             ))
+
+    if wants "extraction" then
+        part "extraction" (fun () ->
+            let count = if settings.Quick then 48 else 240
+
+            BenchInference.measureStore demo.Name demo.Config count [ 1; 16 ] settings.Inference.Repeats settings.Seed :> JsonNode)
 
     if wants "frontend" then
         part "front_end" (fun () -> BenchLfbe.measure root settings.Lfbe)

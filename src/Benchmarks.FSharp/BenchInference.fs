@@ -7,9 +7,12 @@ module Research.Benchmarks.BenchInference
 
 open System
 open System.Diagnostics
+open System.IO
 open System.Text.Json.Nodes
 open TorchSharp
 open Research.Model
+open Research.Model.Data
+open Research.Model.Embeddings
 open Research.Model.Models
 open Research.Model.Modules
 open Research.Model.Training
@@ -130,3 +133,99 @@ let measure (name: string) (config: ModelConfig) (shape: BatchShape) (timing: Ti
                 "subsets", JsonArray(records |> List.map (fun r -> r :> JsonNode) |> Array.ofList)
             ]
     )
+
+/// Synthetic store items of the config's feature sizes, with utterance lengths spread like short segments (audio
+/// 20–120 stacked steps = 1–6 s; video one frame per 2 steps; one word per 6 steps), seeded.
+let private storeItems (config: ModelConfig) (count: int) (seed: int) =
+    let rng = Random seed
+
+    let matrix rows cols =
+        Array2D.init rows cols (fun _ _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
+
+    [|
+        for i in 1..count ->
+            let steps = rng.Next(20, 121)
+
+            $"item{i:D5}",
+            readOnlyDict
+                [
+                    CorpusFeatures.Audio, matrix steps config.AudioDim
+                    CorpusFeatures.Video, matrix (max 1 (steps / 2)) config.VideoDim
+                    CorpusFeatures.Text, matrix (max 1 (steps / 6)) config.TextDim
+                ]
+    |]
+
+/// Extraction over a whole store as `embed.fsx` does it (store → length-sorted batches → encoder → mean over valid
+/// frames), all three modalities at the configured weights: items/s and × real time at each batch size, the
+/// reading of the store included.
+let measureStore (name: string) (config: ModelConfig) (count: int) (batches: int list) (repeats: int) (seed: int) =
+    let dir = Directory.CreateTempSubdirectory("bench-store-")
+
+    try
+        let items = storeItems config count seed
+
+        FeatureCache.Build(dir.FullName, items, fst, fst, snd) |> ignore
+
+        use store = FeatureStore.Open dir.FullName
+        let positions = [| 0 .. store.Count - 1 |]
+
+        let audioSeconds =
+            float (EmbeddingExtractor.AudioSteps(store, positions)) * secondsPerAudioStep
+
+        torch.manual_seed (int64 seed) |> ignore
+        use encoder = new MultimodalEncoder("encoder", config)
+
+        let records =
+            [
+                for batch in batches ->
+                    let options = EmbeddingOptions(BatchSize = batch)
+
+                    let run () =
+                        let clock = Stopwatch.StartNew()
+                        let n = EmbeddingExtractor.Embed(encoder, store, positions, options) |> Seq.length
+                        let seconds = clock.Elapsed.TotalSeconds
+
+                        if n <> count then
+                            failwithf "store %s: %d embeddings for %d items" name n count
+
+                        seconds
+
+                    run () |> ignore // warm-up
+                    let seconds, load = underLoad (fun () -> List.init repeats (fun _ -> run ()))
+                    let itemsPerSecond = seconds |> List.map (fun s -> float count / s)
+                    let realTime = seconds |> List.map (fun s -> audioSeconds / s)
+                    let s = spread $"store {name} batch {batch}" itemsPerSecond
+
+                    printfn
+                        "  %-5s whole store, batch %2d: %7.1f items/s (IQR %.1f-%.1f), %6.0fx real time"
+                        name
+                        batch
+                        s.Median
+                        s.Q1
+                        s.Q3
+                        (spread "x real time" realTime).Median
+
+                    JsonObject(
+                        dict
+                            [
+                                "batch", JsonValue.Create batch :> JsonNode
+                                "items_per_s", sampleJson $"store {name} batch {batch}" itemsPerSecond
+                                "x_real_time", sampleJson $"store {name} batch {batch} x real time" realTime
+                                "load", loadJson load
+                            ]
+                    )
+            ]
+
+        JsonObject(
+            dict
+                [
+                    "config", JsonValue.Create name :> JsonNode
+                    "items", JsonValue.Create count
+                    "audio_seconds", JsonValue.Create audioSeconds
+                    "modality_weights",
+                    JsonValue.Create $"audio {config.Modalities.Audio}, video {config.Modalities.Video}, text {config.Modalities.Text}"
+                    "batches", JsonArray(records |> List.map (fun r -> r :> JsonNode) |> Array.ofList)
+                ]
+        )
+    finally
+        dir.Delete true

@@ -169,6 +169,17 @@ let render (results: JsonNode) (resultsPath: string) =
                     $"""| {st cfg "config"} (d {cfg["d_model"]}) | {cfg["batch"]} × {number (fl cfg "audio_seconds_per_batch" / float (cfg["batch"].GetValue<int>()))} s | {st sub "subset"} | {spreadCell 1.0 (at sub "x_real_time")} | {spreadCell 1.0 (at sub "ms_per_batch")} | {spreadCell 1.0 (at sub "achieved_gflops")} | {stall (at sub "load")} |""")
 
     // 4. Front end
+    section "3b. Extraction over a whole store" "extraction" (fun data _ ->
+        line
+            $"""The demo encoder (random weights; time does not depend on them) over a synthetic store of {data["items"]} items ({number (fl data "audio_seconds" / 60.0)} min of audio, 1–6 s each, all three modalities at weights {st data "modality_weights"}), as `embed.fsx` runs it: store → length-sorted batches → encoder → mean over valid frames."""
+
+        line ""
+        line "| batch | items/s | × real time |"
+        line "|---:|---:|---:|"
+
+        for r in data["batches"].AsArray() do
+            line $"""| {r["batch"]} | {spreadCell 1.0 (at r "items_per_s")} | {spreadCell 1.0 (at r "x_real_time")} |""")
+
     section "4. Front end: LFBE" "front_end" (fun data _ ->
         let audio = data["audio"]
 
