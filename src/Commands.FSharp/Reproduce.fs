@@ -34,6 +34,11 @@ let usage =
                     $"{defaults.Runs} (real data: runs/reproduce-real)"
                     "run folders; finished runs are reused, unfinished ones resume"
                 flag "tables" "DIR" defaults.Tables "Tables 1–3 (.md, .tex, .csv), results.json, plots and index.html"
+                flag
+                    "plotly"
+                    "inline|shared"
+                    "inline"
+                    "plotly.js in every figure file, or one shared plotly.min.js beside them (as the committed paper-tables/)"
                 flag "workers" "N" "the number of cores" "parallel workers for corpus generation and features"
                 flag "pretrain-steps" "N" "the preset's" "pre-training steps"
                 flag "finetune-steps" "N" "the preset's" "steps of every emotion model"
@@ -159,6 +164,11 @@ let main (argv: string array) : int =
             Workers = workers
             Runs = f.Get("runs", runsDefault)
             Tables = f.Get("tables", defaults.Tables)
+            Plotly =
+                match f.Get("plotly", "inline") with
+                | "inline" -> Plots.Inline
+                | "shared" -> Plots.Shared
+                | other -> raise (UsageError $"--plotly: unknown '{other}' (inline or shared)")
             Seeds = seeds
             Pretraining =
                 { preTraining with

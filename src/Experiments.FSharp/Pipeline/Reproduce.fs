@@ -27,6 +27,8 @@ type Job =
         Workers: int
         Runs: string
         Tables: string
+        /// How the figures get plotly.js: inline in each file (the default), or one shared plotly.min.js beside them.
+        Plotly: Plots.PlotlyMode
         Seeds: int
         Pretraining: Pretraining
         FineTuning: FineTuning
@@ -227,7 +229,7 @@ let run (job: Job) : Results =
                 for path in tables do
                     say "    %s" path
 
-                let figures = Figures.all job.Tables results
+                let figures = Figures.all job.Plotly job.Tables results
 
                 for f in figures do
                     say "    %s%s" (Path.Combine(job.Tables, f.Html)) (if f.Png.IsSome then " (+ PNG)" else "")
@@ -252,6 +254,7 @@ let defaults =
         Workers = Environment.ProcessorCount
         Runs = Path.Combine("runs", "reproduce-demo")
         Tables = "paper-tables"
+        Plotly = Plots.Inline
         Seeds = 3
         Pretraining =
             { demoPretraining with

@@ -189,10 +189,11 @@ type Written =
         Png: string option
     }
 
-/// Saves a chart as `<name>.html` (and `<name>.png` when Chromium is installed) in `folder`.
-let write (folder: string) (name: string) (title: string) (chart: GenericChart) =
+/// Saves a chart as `<name>.html` (plotly.js inline or shared, see Plots.saveAs) and `<name>.png` when Chromium is
+/// installed, in `folder`.
+let write (mode: Plots.PlotlyMode) (folder: string) (name: string) (title: string) (chart: GenericChart) =
     let html = Path.Combine(folder, name + ".html")
-    Plots.save chart html
+    Plots.saveAs mode chart html
     let png = Path.Combine(folder, name + ".png")
 
     {
@@ -280,8 +281,8 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
     File.Move(temp, path, true)
     path
 
-/// All figures of a results set into `folder`; returns what was written.
-let all (folder: string) (results: Results) =
+/// All figures of a results set into `folder` (plotly.js as `mode` says); returns what was written.
+let all (mode: Plots.PlotlyMode) (folder: string) (results: Results) =
     let chosenRun key =
         results.Models
         |> Array.tryFind (fun m -> m.Key = key)
@@ -289,14 +290,14 @@ let all (folder: string) (results: Results) =
 
     [
         if File.Exists(Path.Combine(results.PretrainingRun, RunFolder.LogFile)) then
-            write folder "pretraining-curves" "Pre-training curves" (pretrainingCurves results.PretrainingRun results.Dataset)
+            write mode folder "pretraining-curves" "Pre-training curves" (pretrainingCurves results.PretrainingRun results.Dataset)
 
-        write folder "per-emotion" "Per-emotion WA and F1 of the compared models" (perEmotionBars results)
-        write folder "ablations" "Modality ablations (Table 3)" (ablationChart results)
+        write mode folder "per-emotion" "Per-emotion WA and F1 of the compared models" (perEmotionBars results)
+        write mode folder "ablations" "Modality ablations (Table 3)" (ablationChart results)
 
         match chosenRun TableFormat.pretrainedKey with
         | Some run ->
             for i, (title, chart) in List.indexed (attentionMaps run 2) do
-                write folder $"attention-{i + 1}" title chart
+                write mode folder $"attention-{i + 1}" title chart
         | None -> ()
     ]

@@ -19,13 +19,54 @@ let offline (chart: GenericChart) =
 let html (chart: GenericChart) =
     chart |> offline |> GenericChart.toEmbeddedHTML
 
-/// Writes a chart as one HTML file with plotly.js embedded inline, atomically (temporary name, then rename);
-/// creates the folder.
-let save (chart: GenericChart) (path: string) =
+/// How a written chart gets plotly.js: inlined in every file (each opens alone, ~3.5 MB each), or one shared copy,
+/// `plotly.min.js`, beside the files (what the committed paper-tables/ uses to stay small).
+type PlotlyMode =
+    | Inline
+    | Shared
+
+/// The file name of the shared plotly.js copy.
+let sharedPlotlyFile = "plotly.min.js"
+
+/// plotly.js as Plotly.NET ships it (the copy it inlines): the resource's name and bytes.
+let shippedPlotly () =
+    let assembly = typeof<GenericChart>.Assembly
+
+    let name =
+        assembly.GetManifestResourceNames()
+        |> Array.find (fun n -> n.EndsWith ".min.js" && n.Contains "plotly-")
+
+    use stream = assembly.GetManifestResourceStream name
+    use copy = new MemoryStream()
+    stream.CopyTo copy
+    name, copy.ToArray()
+
+/// Writes a chart's HTML atomically (temporary name, then rename); creates the folder. Inline: plotly.js embedded.
+/// Shared: the page loads `plotly.min.js` from its own folder, written there (Plotly.NET's copy) when absent or
+/// different.
+let saveAs (mode: PlotlyMode) (chart: GenericChart) (path: string) =
     let full = Path.GetFullPath path
-    Directory.CreateDirectory(Path.GetDirectoryName full) |> ignore
-    let text = html chart
+    let folder = Path.GetDirectoryName full
+    Directory.CreateDirectory folder |> ignore
+
+    let text =
+        match mode with
+        | Inline -> html chart
+        | Shared ->
+            let _, js = shippedPlotly ()
+            let shared = Path.Combine(folder, sharedPlotlyFile)
+
+            if not (File.Exists shared) || File.ReadAllBytes shared <> js then
+                AtomicFile.Write(shared, (fun stream -> stream.Write js))
+
+            chart
+            |> Chart.withDisplayOptionsStyle (PlotlyJSReference = PlotlyJSReference.CDN sharedPlotlyFile)
+            |> GenericChart.toEmbeddedHTML
+
     AtomicFile.Write(full, (fun stream -> stream.Write(Text.Encoding.UTF8.GetBytes text)))
+
+/// Writes a chart as one HTML file with plotly.js embedded inline (see saveAs).
+let save (chart: GenericChart) (path: string) = saveAs Inline chart path
 
 /// The first of `chromium`, `chromium-browser` on PATH, if any.
 let chromium () =

@@ -28,7 +28,7 @@ let private pretrainingLog (folder: string) =
 /// from the table tests' fixture results, whose pre-trained model's chosen seed is a real tiny fine-tuning run of the
 /// protocol tests (for the attention maps) and whose pre-training run has a metrics log. Returns index.html and the
 /// figures.
-let private mainJobOutput (root: string) =
+let private mainJobOutput (mode: Plots.PlotlyMode) (root: string) =
     let run =
         ProtocolTests.tinyRun (Path.Combine(root, "runs")) "tf-pretrained" (ProtocolTests.stores.Force())
 
@@ -52,7 +52,7 @@ let private mainJobOutput (root: string) =
     let folder = Path.Combine(root, "tables")
     Directory.CreateDirectory folder |> ignore
     let tables = TableFiles.writeAll folder results
-    let figures = Figures.all folder results
+    let figures = Figures.all mode folder results
     Figures.index folder results tables figures, figures
 
 /// Runs `f` with a headless Chromium; without chromium prints a notice (Expecto shows skipped tests only with
@@ -82,7 +82,7 @@ let tests =
             test "the main job's index page, offline: every link leads to a file, every figure draws its plot, no script error" {
                 withChromium (fun browser ->
                     use d = new TempDir()
-                    let index, figures = mainJobOutput d.Path
+                    let index, figures = mainJobOutput Plots.Inline d.Path
                     let report = SiteCheck.check browser index
 
                     Expect.isEmpty report.Problems $"problems on {index}:\n  {problemList report}"
@@ -100,6 +100,28 @@ let tests =
                     // 3 tables × (.md, .tex, .csv), one link per figure and one per PNG copy
                     let pngs = figures |> List.filter (fun f -> f.Png.IsSome) |> List.length
                     Expect.equal report.Links (9 + figures.Length + pngs) "every link on the index was followed")
+            }
+
+            test "with one shared plotly.min.js (Plotly.NET's copy) every figure still draws offline, and the pages are small" {
+                withChromium (fun browser ->
+                    use d = new TempDir()
+                    let index, figures = mainJobOutput Plots.Shared d.Path
+                    let report = SiteCheck.check browser index
+                    Expect.isEmpty report.Problems $"problems on {index}:\n  {problemList report}"
+
+                    Expect.equal
+                        (report.Plots |> List.map (fun p -> p.Page))
+                        (figures |> List.map (fun f -> f.Html))
+                        "one drawn plot per figure page"
+
+                    let folder = Path.GetDirectoryName index
+                    let shared = Path.Combine(folder, Plots.sharedPlotlyFile)
+                    Expect.equal (File.ReadAllBytes shared) (snd (Plots.shippedPlotly ())) "the shipped plotly.js, once"
+
+                    for f in figures do
+                        let page = Path.Combine(folder, f.Html)
+                        Expect.isLessThan (FileInfo(page).Length) 500_000L $"{f.Html} does not inline plotly.js"
+                        Expect.stringContains (File.ReadAllText page) $"src=\"{Plots.sharedPlotlyFile}\"" "loads the shared copy")
             }
 
             test "the check fails a figure without plotly.js, one that needs the network, a script error and a broken link" {
