@@ -11,8 +11,9 @@ For each case below it writes a folder next to this script:
   batch.dat     a batch: items of different lengths in every modality, padded positions filled with large garbage
                 (an implementation that does not mask padding sees it), ASR input/target, speakers, emotions and
                 the emotion loss's positive-class weights
-  expected.dat  what benchmarks/pytorch/reference_model.py computes from them in eval mode, in float64 (stored as
-                float32): every output, loss term and parameter gradient
+  expected.dat  what benchmarks/pytorch/reference_model.py computes from them in eval mode, in float64 (stored in
+                float64, so that the test can run our model in float64 and compare far below float32 rounding):
+                every output, loss term and parameter gradient
 All files are TorchSharp's Module.save format. The tests load the weights into our MultiTaskModel and compare.
 """
 import collections
@@ -93,7 +94,7 @@ def main():
             json.dump(values, f, indent=1)
         ref.write_tensors(params, os.path.join(folder, "weights.dat"))
         ref.write_tensors(data, os.path.join(folder, "batch.dat"))
-        ref.write_tensors(collections.OrderedDict((k, v.float()) for k, v in expected.items()), os.path.join(folder, "expected.dat"))
+        ref.write_tensors(expected, os.path.join(folder, "expected.dat"))
         losses = {k: round(float(v), 6) for k, v in expected.items() if k.startswith("loss.")}
         print(f"{name}: {len(params)} parameters tensors, {sum(v.numel() for v in params.values())} values; {losses}")
 
