@@ -68,13 +68,15 @@ let predict
 
     split
 
-/// Positive-class weights negatives / positives per emotion of the training items ("weighted training", §4.1).
+/// Positive-class weights negatives / positives per emotion of the training items ("weighted training", §4.1); 1
+/// (unweighted) for an emotion with no positives or no negatives, where the ratio is undefined or 0 (a weight of 0
+/// would switch the emotion's positive term off).
 let positiveWeights (train: EmotionData) =
     let positives = train.Positives()
 
     [|
         for p in positives ->
-            if p = 0 then
+            if p = 0 || p = train.Count then
                 1.0f
             else
                 float32 (train.Count - p) / float32 p

@@ -15,7 +15,7 @@ open Research.Model.Tests.ReferenceFiles
 open Research.Experiments
 
 /// Intensities of seven items (rows) for the six emotions (columns). Per emotion: happy 2 present (0.1 counts, 0
-/// does not), sad none, anger 3, surprise 1, disgust 6, fear 4.
+/// does not), sad none, anger 3, surprise 1, disgust all 7, fear 4.
 let private intensities =
     array2D
         [
@@ -24,7 +24,7 @@ let private intensities =
             [ 0.0f; 0.0f; 2.0f; 0.0f; 0.5f; 1.0f ]
             [ 2.0f; 0.0f; 0.0f; 0.0f; 0.1f; 0.0f ]
             [ 0.0f; 0.0f; 0.0f; 1.5f; 2.0f; 2.0f ]
-            [ 0.0f; 0.0f; 0.3f; 0.0f; 0.0f; 0.0f ]
+            [ 0.0f; 0.0f; 0.3f; 0.0f; 0.2f; 0.0f ]
             [ 0.0f; 0.0f; 0.0f; 0.0f; 1.0f; 3.0f ]
         ]
 
@@ -74,7 +74,7 @@ let tests =
     testList
         "TrainingRules"
         [
-            test "positive weights are negatives / positives per emotion of the training items; 1 without positives" {
+            test "positive weights are negatives / positives per emotion of the training items; 1 without positives or negatives" {
                 use dir = new TempDir()
 
                 let items =
@@ -90,8 +90,8 @@ let tests =
                         })
 
                 use store = FeatureStore.Open(buildStore (dir.File "train") items)
-                // by hand: happy 5/2, sad no positives → 1, anger 4/3, surprise 6/1, disgust 1/6, fear 3/4
-                let expected = [| 2.5f; 1.0f; 4.0f / 3.0f; 6.0f; 1.0f / 6.0f; 0.75f |]
+                // by hand: happy 5/2, sad no positives → 1, anger 4/3, surprise 6/1, disgust no negatives → 1, fear 3/4
+                let expected = [| 2.5f; 1.0f; 4.0f / 3.0f; 6.0f; 1.0f; 0.75f |]
                 let got = FineTune.positiveWeights (EmotionData store)
                 Expect.equal got.Length 6 "one weight per emotion"
 
