@@ -42,11 +42,11 @@ let private nullSequence (_: Sequence) : Sequence = null
 let private nanSequence (s: Sequence) =
     Sequence(torch.full_like (s.Features, Double.NaN), torch.zeros_like s.Padding)
 
-let private isFinite (t: torch.Tensor) = t.isfinite().all().item<bool> ()
+let private isFinite (t: torch.Tensor) = t.isfinite().all().item<bool>()
 
 /// Same shape and bit-for-bit equal values (NaN equals nothing).
 let private same (a: torch.Tensor) (b: torch.Tensor) =
-    a.shape = b.shape && a.eq(b).all().item<bool> ()
+    a.shape = b.shape && a.eq(b).all().item<bool>()
 
 let private logits (m: MultiTaskModel) =
     m.Encoder.named_parameters ()
@@ -80,10 +80,10 @@ let tests =
                     Expect.isTrue (isFinite out.SpeakerLogits && isFinite out.EmotionLogits) $"{name s}: finite heads"
                     Expect.equal (isNull enc.Audio, isNull enc.Video, isNull enc.Text) (not a, not v, not t) $"{name s}: streams"
 
-                    let valid = enc.Padding.logical_not().unsqueeze (-1)
+                    let valid = enc.Padding.logical_not().unsqueeze(-1)
 
                     Expect.equal
-                        (enc.Fused.masked_select(valid.logical_not().expand_as enc.Fused).abs().sum().item<float32> ())
+                        (enc.Fused.masked_select(valid.logical_not().expand_as enc.Fused).abs().sum().item<float32>())
                         0.0f
                         $"{name s}: padded steps are zero"
             }
@@ -98,11 +98,7 @@ let tests =
                     let withNull = m.Encoder.forward(keep s nullSequence input).Fused
                     // Absent by weight: the inputs are there, full of NaN, marked valid.
                     m.Encoder.Weights <-
-                        ModalityWeights(
-                            (if a then w.Audio else 0.0),
-                            (if v then w.Video else 0.0),
-                            (if t then w.Text else 0.0)
-                        )
+                        ModalityWeights((if a then w.Audio else 0.0), (if v then w.Video else 0.0), (if t then w.Text else 0.0))
 
                     let withNan = m.Encoder.forward(keep s nanSequence input).Fused
                     m.Encoder.Weights <- w
@@ -154,7 +150,7 @@ let tests =
                 let expected = a * 0.4 + v * 0.4 + t * 0.2
                 Expect.isTrue (same (e.forward(input).Fused) expected) "bit for bit"
                 Expect.throws (fun () -> e.forward (EncoderInput(null, input.Video, input.Text)) |> ignore) "needs audio"
-                Expect.equal (Seq.length (m.named_parameters ())) (Seq.length ((model 10L tiny).named_parameters ())) "same"
+                Expect.equal (Seq.length (m.named_parameters ())) (Seq.length ((model 10L tiny).named_parameters())) "same"
 
                 Expect.isFalse
                     (m.named_parameters ()
@@ -192,7 +188,12 @@ let tests =
 
                 Expect.isFalse (draws |> List.contains (false, false, false)) "never all dropped"
                 // P(kept) = 0.5 / (1 − 0.5³) = 4/7 ≈ 0.571 per modality; ± 0.08 is > 3 standard deviations at n = 400
-                for i, pick in [ "audio", (fun (a, _, _) -> a); "video", (fun (_, v, _) -> v); "text", (fun (_, _, t) -> t) ] do
+                for i, pick in
+                    [
+                        "audio", (fun (a, _, _) -> a)
+                        "video", (fun (_, v, _) -> v)
+                        "text", (fun (_, _, t) -> t)
+                    ] do
                     let rate = float (draws |> List.filter pick |> List.length) / float n
                     Expect.isLessThan (abs (rate - 4.0 / 7.0)) 0.08 $"{i} kept at {rate}"
 
@@ -204,9 +205,7 @@ let tests =
                 let e = m.Encoder.forward input
                 Expect.isTrue (not (isNull e.Audio) && not (isNull e.Video) && not (isNull e.Text)) "eval: nothing dropped"
 
-                Expect.throws
-                    (fun () -> tiny.WithAnySubset(false, 0.5).Validate())
-                    "modality dropout needs the any-subset encoder"
+                Expect.throws (fun () -> tiny.WithAnySubset(false, 0.5).Validate()) "modality dropout needs the any-subset encoder"
 
                 Expect.throws (fun () -> tiny.WithAnySubset(true, 1.0).Validate()) "dropout 1 would drop everything"
             }
@@ -222,6 +221,7 @@ let tests =
 
                 let paper = (model 9L tiny).Encoder.forward(input).Fused
                 Expect.isLessThan (maxAbsDiff paper (m.Encoder.forward(input).Fused)) 1e-5 "same output at step 0"
+
                 let equal =
                     model 9L ((tinyWith TaskWeights.Pretraining ModalityWeights.Equal).WithLearnedModalityWeights true)
 
@@ -233,13 +233,17 @@ let tests =
             }
 
             test "learned weights: gradients reach all three logits (finite, non-zero), also in the any-subset encoder" {
-                for config in [ tiny.WithLearnedModalityWeights true; (anySubset tiny).WithLearnedModalityWeights true ] do
+                for config in
+                    [
+                        tiny.WithLearnedModalityWeights true
+                        (anySubset tiny).WithLearnedModalityWeights true
+                    ] do
                     use _ = torch.NewDisposeScope()
                     let m = model 9L config
                     let input = batch (examples 8 tiny [ (7, 5, 4); (4, 3, 2) ])
                     m.zero_grad ()
                     let out = m.forward (input, null)
-                    (out.SpeakerLogits * out.SpeakerLogits).sum().backward ()
+                    (out.SpeakerLogits * out.SpeakerLogits).sum().backward()
                     let g = values (logits m).grad
                     Expect.equal g.Length 3 "three logits"
 
@@ -254,7 +258,10 @@ let tests =
                 let input = batch (examples 8 tiny [ (7, 5, 4); (4, 3, 2) ])
                 let struct (asrIn, asrOut) = Targets.AsrPairs(transcripts [ "ab"; "c" ])
                 let targets = Targets(asrIn, asrOut, torch.tensor [| 1L; 3L |], null)
-                let step = TrainStep(m, MultiTaskCriterion.For config, LearningRateSchedule(1.0, config.DModel, 1))
+
+                let step =
+                    TrainStep(m, MultiTaskCriterion.For config, LearningRateSchedule(1.0, config.DModel, 1))
+
                 let before = m.Encoder.LearnedWeights
                 let results = [ for _ in 1..3 -> step.Run(input, targets) ]
                 let after = m.Encoder.LearnedWeights
@@ -263,7 +270,8 @@ let tests =
                 let last = (List.last results).Values
                 Expect.floatClose Accuracy.high last["modality_weight_video"] after[1] "the step reports the weights"
 
-                let path = Path.Combine(Path.GetTempPath(), $"encoder-options-{Guid.NewGuid():N}.jsonl")
+                let path =
+                    Path.Combine(Path.GetTempPath(), $"encoder-options-{Guid.NewGuid():N}.jsonl")
 
                 try
                     using (MetricsLog.Open path) (fun log ->

@@ -12,7 +12,10 @@ let private runs = Path.Combine("runs", "reproduce-demo")
 let private baseConfigs =
     {
         Runs = runs
-        Pretraining = { demoPretraining with Name = "pretrain" }
+        Pretraining =
+            { demoPretraining with
+                Name = "pretrain"
+            }
         FineTuning = demoFineTuning
     }
 
@@ -60,7 +63,13 @@ let tests =
 
                 Expect.equal
                     [ for p in points -> p.Experiment.Key ]
-                    [ "tw-asr100-spk0"; "tf-pretrained"; "tw-asr50-spk50"; "tw-asr20-spk80"; "tw-asr0-spk100" ]
+                    [
+                        "tw-asr100-spk0"
+                        "tf-pretrained"
+                        "tw-asr50-spk50"
+                        "tw-asr20-spk80"
+                        "tw-asr0-spk100"
+                    ]
                     "experiment keys"
 
                 for p in pre do
@@ -81,7 +90,12 @@ let tests =
 
                 Expect.equal
                     [ for p in pre -> p.Name ]
-                    [ "pretrain"; "pretrain-mw-equal"; "pretrain-mw-audio-heavy"; "pretrain-mw-learned" ]
+                    [
+                        "pretrain"
+                        "pretrain-mw-equal"
+                        "pretrain-mw-audio-heavy"
+                        "pretrain-mw-learned"
+                    ]
                     "run names"
 
                 Expect.equal
@@ -167,8 +181,7 @@ let tests =
             test "sweeps by name; an unknown name is an error listing the known ones" {
                 Expect.equal (byName "subsets") subsets "subsets"
 
-                let e =
-                    Expect.throwsC (fun () -> byName "tasks" |> ignore) id
+                let e = Expect.throwsC (fun () -> byName "tasks" |> ignore) id
 
                 Expect.stringContains e.Message "task-weights, modality-weights, subsets" "known names"
             }

@@ -75,7 +75,12 @@ let modalityWeights =
 let subsets = Subsets 0.3
 
 /// The sweeps by their command-line name.
-let named = [ "task-weights", taskWeights; "modality-weights", modalityWeights; "subsets", subsets ]
+let named =
+    [
+        "task-weights", taskWeights
+        "modality-weights", modalityWeights
+        "subsets", subsets
+    ]
 
 /// A sweep by name; an unknown name is an error listing the known ones.
 let byName (name: string) =
@@ -191,27 +196,21 @@ let plan (b: Base) (sweep: Sweep) : PlannedPoint list =
                         Model = Transformer(scratch b.FineTuning)
                     }
             }
-            {
-                main with
-                    Label = "Embeddings from the Multi-task model"
-                    Experiment =
-                        { main.Experiment with
-                            Label = "Embeddings from the Multi-task model"
-                        }
+            { main with
+                Label = "Embeddings from the Multi-task model"
+                Experiment =
+                    { main.Experiment with
+                        Label = "Embeddings from the Multi-task model"
+                    }
             }
-            {
-                any with
-                    Experiment =
-                        { any.Experiment with
-                            Model =
-                                match any.Experiment.Model with
-                                | Transformer c ->
-                                    Transformer
-                                        { c with
-                                            Model = anySubset c.Model
-                                        }
-                                | m -> m
-                        }
+            { any with
+                Experiment =
+                    { any.Experiment with
+                        Model =
+                            match any.Experiment.Model with
+                            | Transformer c -> Transformer { c with Model = anySubset c.Model }
+                            | m -> m
+                    }
             }
         ]
 

@@ -129,16 +129,23 @@ let loadPretrainedEncoder (pretrained: string) (model: MultiTaskModel) =
     // LearnedModalityWeights): the fine-tuning model keeps its own modality logits (initialised at its configured
     // weights, as the paper's fine-tuning sets its own), and a substitute-query norm the pre-trained encoder lacks
     // keeps its fresh initialisation. Every other key of the fine-tuning encoder must come from the pre-trained one.
-    let optional = set [ "modality_logits"; "substitute_norm.weight"; "substitute_norm.bias" ]
+    let optional =
+        set [ "modality_logits"; "substitute_norm.weight"; "substitute_norm.bias" ]
+
     let source = pre.Encoder.state_dict ()
     let target = model.Encoder.state_dict ()
 
     let loaded =
         Collections.Generic.Dictionary<string, torch.Tensor>(
-            source |> Seq.filter (fun kv -> target.ContainsKey kv.Key && kv.Key <> "modality_logits")
+            source
+            |> Seq.filter (fun kv -> target.ContainsKey kv.Key && kv.Key <> "modality_logits")
         )
 
-    match target.Keys |> Seq.filter (fun k -> not (loaded.ContainsKey k || optional.Contains k)) |> List.ofSeq with
+    match
+        target.Keys
+        |> Seq.filter (fun k -> not (loaded.ContainsKey k || optional.Contains k))
+        |> List.ofSeq
+    with
     | [] -> ()
     | missing -> failwithf "pre-training run %s lacks encoder weights %s" pretrained (String.concat ", " missing)
 

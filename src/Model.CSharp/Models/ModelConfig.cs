@@ -250,7 +250,9 @@ public sealed record ModelConfig
         }
         if (ModalityDropout > 0 && !AnySubset)
         {
-            throw new ArgumentException($"ModalityDropout {ModalityDropout} needs AnySubset (the paper's encoder cannot run without audio)");
+            throw new ArgumentException(
+                $"ModalityDropout {ModalityDropout} needs AnySubset (the paper's encoder cannot run without audio)"
+            );
         }
         Modalities.Validate();
         Tasks.Validate();
