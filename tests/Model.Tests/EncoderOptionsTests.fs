@@ -270,8 +270,10 @@ let tests =
                 let last = (List.last results).Values
                 Expect.floatClose Accuracy.high last["modality_weight_video"] after[1] "the step reports the weights"
 
-                let path =
-                    Path.Combine(Path.GetTempPath(), $"encoder-options-{Guid.NewGuid():N}.jsonl")
+                let dir = Path.Combine(Path.GetTempPath(), $"encoder-options-{Guid.NewGuid():N}")
+
+                let path = Path.Combine(dir, RunFolder.LogFile)
+                Directory.CreateDirectory dir |> ignore
 
                 try
                     using (MetricsLog.Open path) (fun log ->
@@ -284,8 +286,37 @@ let tests =
 
                     for KeyValue(k, v) in last do
                         Expect.equal back[k] v $"{k} read back exactly"
+
+                    // the figure: one line per modality over the three steps
+                    let chart =
+                        Research.Experiments.Figures.modalityWeightCurves dir "learned"
+                        |> Option.defaultWith (fun () -> failwith "a log with learned weights gives a figure")
+
+                    let traces =
+                        Text.Json.JsonDocument
+                            .Parse(Plotly.NET.GenericChart.toFigureJson chart)
+                            .RootElement.GetProperty("data")
+                            .EnumerateArray()
+                        |> Seq.map (fun t ->
+                            t.GetProperty("name").GetString(), [ for y in t.GetProperty("y").EnumerateArray() -> y.GetDouble() ])
+                        |> Map.ofSeq
+
+                    Expect.equal (Set.ofSeq traces.Keys) (set [ "audio"; "video"; "text" ]) "one line per modality"
+
+                    Expect.equal
+                        traces["video"]
+                        [ for r in results -> r.Values["modality_weight_video"] ]
+                        "the video line is the logged weights"
+
+                    let plain = Path.Combine(dir, "plain")
+                    Directory.CreateDirectory plain |> ignore
+
+                    using (MetricsLog.Open(Path.Combine(plain, RunFolder.LogFile))) (fun log ->
+                        log.Step(StepResult(1L, 0.1, 1.0, Nullable 1.0, Nullable(), Nullable(), 1.0, 1.0), 0, 1.0))
+
+                    Expect.isNone (Research.Experiments.Figures.modalityWeightCurves plain "plain") "no learned weights, no figure"
                 finally
-                    File.Delete path
+                    Directory.Delete(dir, true)
             }
 
             test "learned weights, paper rule: an ablated stream (weight 0) loses its share; its input may be absent" {
