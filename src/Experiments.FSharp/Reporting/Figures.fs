@@ -1,6 +1,7 @@
 /// The main job's figures (HTML with plotly.js inline, PNG through headless Chromium when installed) and the
 /// index page linking them with the tables: pre-training curves, per-emotion WA/F1 bars of the compared models,
-/// the ablation chart, cross-modal attention maps of a few test segments. Built from run folders and results.json.
+/// the ablation chart, cross-modal attention maps of a few test segments, and the learned modality weights over the
+/// steps of runs that learn them. Built from run folders and results.json.
 module Research.Experiments.Figures
 
 open System
