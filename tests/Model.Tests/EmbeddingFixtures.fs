@@ -74,6 +74,9 @@ let tinySize: Config.ModelSize =
         DecoderLayers = tiny.DecoderLayers
         Dropout = 0.0
         LabelSmoothing = 0.0
+        AnySubset = false
+        ModalityDropout = 0.0
+        LearnedModalityWeights = false
     }
 
 let tinyInputs: Config.Inputs =

@@ -519,7 +519,7 @@ let tests =
                     Expect.equal chart[$"{label} (F1)"] (own |> Array.map (fun a -> pct a.AverageF1.Value)) $"{label}: F1 per subset"
 
                 let written =
-                    Figures.write dir.Path "per-emotion" "Per-emotion" (Figures.perEmotionBars r)
+                    Figures.write Plots.Inline dir.Path "per-emotion" "Per-emotion" (Figures.perEmotionBars r)
 
                 let html = File.ReadAllText(Path.Combine(dir.Path, written.Html))
 

@@ -12,7 +12,7 @@ open Research.Model.Models
 open Research.Model.Modules
 open Research.Experiments.Errors
 
-/// Transformer sizes (paper §4.1 for the paper preset).
+/// Transformer sizes (paper §4.1 for the paper preset) and the encoder's options beyond the paper (off in every preset).
 type ModelSize =
     {
         DModel: int
@@ -23,6 +23,14 @@ type ModelSize =
         DecoderLayers: int
         Dropout: float
         LabelSmoothing: float
+        /// Any-subset encoder: an embedding for every non-empty subset of audio, video, text, audio included
+        /// (ModelConfig.AnySubset says how and why). Off: the paper's encoder, which needs audio.
+        AnySubset: bool
+        /// Per-batch probability of dropping each present modality in training, never all (needs AnySubset).
+        ModalityDropout: float
+        /// Fusion weights learned as softmax over three logits initialised at the configured weights
+        /// (ModelConfig.LearnedModalityWeights); logged per step as modality_weight_audio/video/text.
+        LearnedModalityWeights: bool
     }
 
 /// Input dimensions: audio 40 LFBE × 5 stacked, video per-frame features, text word vectors.
@@ -108,6 +116,9 @@ let paperModel =
         DecoderLayers = 2
         Dropout = 0.1
         LabelSmoothing = 0.1
+        AnySubset = false
+        ModalityDropout = 0.0
+        LearnedModalityWeights = false
     }
 
 /// The demo's model: the paper's shape at a size two CPU cores train in minutes.
@@ -304,7 +315,10 @@ let modelConfig (size: ModelSize) (inputs: Inputs) (m: Modalities) (tasks: TaskW
         LabelSmoothing = size.LabelSmoothing,
         Speakers = max 1 speakers,
         Modalities = ModalityWeights(m.Audio, m.Video, m.Text),
-        Tasks = tasks
+        Tasks = tasks,
+        AnySubset = size.AnySubset,
+        ModalityDropout = size.ModalityDropout,
+        LearnedModalityWeights = size.LearnedModalityWeights
     )
 
 /// The trainer's loop settings for a budget and seed (steps, batch, evaluation and checkpoint intervals).

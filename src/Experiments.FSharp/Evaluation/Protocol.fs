@@ -159,13 +159,19 @@ let choose (devScores: (int * Metrics.Report) list) : int =
         |> List.maxBy (fun (_, r) -> Metrics.selectionScore r)
         |> fst
 
-/// The run of one seed of an experiment (reused when finished, resumed when not).
-let runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
+/// The exact config of one seed's run of an experiment: named `<key>-seed<seed>`, with that seed.
+let seedRun (e: Experiment) (seed: int) : EmotionModel =
     let name = $"{e.Key}-seed{seed}"
 
     match e.Model with
-    | Transformer c -> FineTune.run runs { c with Name = name; Seed = seed }
-    | LateFusionModel c -> Baseline.runLateFusion runs { c with Name = name; Seed = seed }
+    | Transformer c -> Transformer { c with Name = name; Seed = seed }
+    | LateFusionModel c -> LateFusionModel { c with Name = name; Seed = seed }
+
+/// The run of one seed of an experiment (reused when finished, resumed when not).
+let runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
+    match seedRun e seed with
+    | Transformer c -> FineTune.run runs c
+    | LateFusionModel c -> Baseline.runLateFusion runs c
 
 let private splitOf (path: string) = snd (Evaluate.readSplit path)
 

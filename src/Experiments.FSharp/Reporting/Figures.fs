@@ -1,6 +1,7 @@
 /// The main job's figures (HTML with plotly.js inline, PNG through headless Chromium when installed) and the
 /// index page linking them with the tables: pre-training curves, per-emotion WA/F1 bars of the compared models,
-/// the ablation chart, cross-modal attention maps of a few test segments. Built from run folders and results.json.
+/// the ablation chart, cross-modal attention maps of a few test segments, and the learned modality weights over the
+/// steps of runs that learn them. Built from run folders and results.json.
 module Research.Experiments.Figures
 
 open System
@@ -77,6 +78,38 @@ let pretrainingCurves (run: string) (dataset: string) =
     |> Chart.withXAxisStyle (TitleText = "step")
     |> Chart.withTitle $"Multi-task pre-training (0.8 · ASR + 0.2 · speaker) — {dataset}"
     |> Chart.withSize (1000, 800)
+
+/// The learned modality weights (ModelConfig.LearnedModalityWeights) of a run over its training steps, one line per
+/// modality from the `modality_weight_*` values of its log's step lines; None when the run did not learn them.
+let modalityWeightCurves (run: string) (title: string) =
+    let log = MetricsLog.Read(Path.Combine(run, RunFolder.LogFile))
+
+    let points =
+        [|
+            for e in log.Steps do
+                if not (isNull e.Result.Values) then
+                    for KeyValue(name, v) in e.Result.Values -> name, (e.Step, v)
+        |]
+
+    if points.Length = 0 then
+        None
+    else
+        points
+        |> Array.groupBy fst
+        |> Array.map (fun (name, xs) ->
+            let xs = Array.map snd xs
+
+            Chart.Line(
+                x = Array.map fst xs,
+                y = Array.map snd xs,
+                Name = name.Substring(MultiTaskModel.ModalityWeightPrefix.Length),
+                ShowLegend = true
+            ))
+        |> Chart.combine
+        |> Chart.withXAxisStyle (TitleText = "step")
+        |> Chart.withYAxisStyle (TitleText = "fusion weight (softmax of the learned logits)")
+        |> Chart.withTitle title
+        |> Some
 
 /// Per-emotion test WA and F1 (chosen seed, 95 % bootstrap intervals as error bars) of the compared models.
 let perEmotionBars (results: Results) =
@@ -292,8 +325,20 @@ let all (mode: Plots.PlotlyMode) (folder: string) (results: Results) =
         if File.Exists(Path.Combine(results.PretrainingRun, RunFolder.LogFile)) then
             write mode folder "pretraining-curves" "Pre-training curves" (pretrainingCurves results.PretrainingRun results.Dataset)
 
+            match modalityWeightCurves results.PretrainingRun $"Learned modality weights in pre-training — {results.Dataset}" with
+            | Some chart -> write mode folder "modality-weights-pretraining" "Learned modality weights (pre-training)" chart
+            | None -> ()
+
         write mode folder "per-emotion" "Per-emotion WA and F1 of the compared models" (perEmotionBars results)
         write mode folder "ablations" "Modality ablations (Table 3)" (ablationChart results)
+
+        for key in [ TableFormat.scratchKey; TableFormat.pretrainedKey ] do
+            match chosenRun key with
+            | Some run when File.Exists(Path.Combine(run, RunFolder.LogFile)) ->
+                match modalityWeightCurves run $"Learned modality weights in emotion training ({key}) — {results.Dataset}" with
+                | Some chart -> write mode folder $"modality-weights-{key}" $"Learned modality weights ({key})" chart
+                | None -> ()
+            | _ -> ()
 
         match chosenRun TableFormat.pretrainedKey with
         | Some run ->

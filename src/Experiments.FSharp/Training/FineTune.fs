@@ -127,7 +127,31 @@ let loadPretrainedEncoder (pretrained: string) (model: MultiTaskModel) =
     use pre = new MultiTaskModel(preConfig)
     // Every key and shape is checked before anything is loaded: a missing or misshaped key is a named error.
     WeightsFile.LoadExact(pre, Path.Combine(pretrained, Pretrain.weightsFile))
-    model.Encoder.load_state_dict (pre.Encoder.state_dict ()) |> ignore
+    // The encoder options beyond the paper may differ between the runs (ModelConfig.AnySubset,
+    // LearnedModalityWeights): the fine-tuning model keeps its own modality logits (initialised at its configured
+    // weights, as the paper's fine-tuning sets its own), and a substitute-query norm the pre-trained encoder lacks
+    // keeps its fresh initialisation. Every other key of the fine-tuning encoder must come from the pre-trained one.
+    let optional =
+        set [ "modality_logits"; "substitute_norm.weight"; "substitute_norm.bias" ]
+
+    let source = pre.Encoder.state_dict ()
+    let target = model.Encoder.state_dict ()
+
+    let loaded =
+        Collections.Generic.Dictionary<string, torch.Tensor>(
+            source
+            |> Seq.filter (fun kv -> target.ContainsKey kv.Key && kv.Key <> "modality_logits")
+        )
+
+    match
+        target.Keys
+        |> Seq.filter (fun k -> not (loaded.ContainsKey k || optional.Contains k))
+        |> List.ofSeq
+    with
+    | [] -> ()
+    | missing -> failwithf "pre-training run %s lacks encoder weights %s" pretrained (String.concat ", " missing)
+
+    model.Encoder.load_state_dict (loaded, strict = false) |> ignore
 
 /// Reads a finished emotion run's dev and test predictions back into reports.
 let readResult (path: string) =
@@ -204,6 +228,11 @@ let trainAndScore
             dev_selection = Metrics.selectionScore devReport
             dev = Evaluate.toJson devReport None
             test = Evaluate.toJson testReport None
+            // The chosen model's learned modality weights (ModelConfig.LearnedModalityWeights), else null.
+            modality_weights =
+                match box model with
+                | :? ITaskModel as m -> m.LoggedValues
+                | _ -> null
         |}
     )
 

@@ -130,6 +130,8 @@ let run (runs: string) (c: Pretraining) : Result =
                 held_out = state.LastEvaluation
                 speakers = train.SpeakerCount
                 chance_speaker_accuracy = 1.0 / float train.SpeakerCount
+                // The final learned modality weights (ModelConfig.LearnedModalityWeights), else null.
+                modality_weights = (model :> ITaskModel).LoggedValues
             |}
         )
 

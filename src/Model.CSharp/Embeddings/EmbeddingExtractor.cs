@@ -152,7 +152,7 @@ public static class EmbeddingExtractor
         var pooled = Pooling.MaskedMean(output.Fused, output.Padding).cpu().contiguous(); // (B, D)
         int d = (int)pooled.shape[1];
         var means = pooled.data<float>().ToArray();
-        var steps = input.Audio.Lengths.cpu().data<long>().ToArray();
+        var steps = output.Padding.logical_not().sum(1).cpu().data<long>().ToArray(); // valid steps of the output axis
         float[]? fused = frames ? output.Fused.cpu().contiguous().data<float>().ToArray() : null; // (B, T, D)
         long maxSteps = output.Fused.shape[1];
         var result = new ItemEmbedding[batch.Length];

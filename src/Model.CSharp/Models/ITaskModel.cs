@@ -24,4 +24,10 @@ public interface ITaskModel
 
     /// <summary>Switches training mode (dropout) on or off (the module's own <c>train</c>).</summary>
     void train(bool train = true);
+
+    /// <summary>
+    /// Learned values worth logging with every step (name → value), or null: the multi-task transformer's learned
+    /// modality weights (<c>modality_weight_audio</c>, <c>_video</c>, <c>_text</c>) when it learns them.
+    /// </summary>
+    IReadOnlyDictionary<string, double>? LoggedValues => null;
 }

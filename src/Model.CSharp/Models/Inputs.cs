@@ -43,19 +43,21 @@ public sealed record Sequence(Tensor Features, Tensor Padding)
 }
 
 /// <summary>
-/// The encoder's input. Video and text may be null when their modality weight is 0 (absent at inference).
+/// The encoder's input. Video and text may be null when their modality weight is 0 (absent at inference); with the
+/// any-subset encoder (<see cref="ModelConfig.AnySubset"/>) any of the three may be null, as long as one is given.
 /// </summary>
-public sealed record EncoderInput(Sequence Audio, Sequence? Video, Sequence? Text)
+public sealed record EncoderInput(Sequence? Audio, Sequence? Video, Sequence? Text)
 {
     /// <summary>The same input on another device.</summary>
-    public EncoderInput To(Device device) => new(Audio.To(device), Video?.To(device), Text?.To(device));
+    public EncoderInput To(Device device) => new(Audio?.To(device), Video?.To(device), Text?.To(device));
 }
 
 /// <summary>
 /// The encoder's output on the audio time axis: the fused sequence (B, Ta, D), its padding (B, Ta), and
-/// each stream before weighting (null for a stream whose weight was 0).
+/// each stream before weighting (null for a stream whose weight was 0). The any-subset encoder without audio gives
+/// them on the video (else text) axis, and Audio is null.
 /// </summary>
-public sealed record EncoderOutput(Tensor Fused, Tensor Padding, Tensor Audio, Tensor? Video, Tensor? Text);
+public sealed record EncoderOutput(Tensor Fused, Tensor Padding, Tensor? Audio, Tensor? Video, Tensor? Text);
 
 /// <summary>
 /// Supervision for the tasks, each null when absent. AsrInput/AsrTarget: (B, L) int64 — the start symbol

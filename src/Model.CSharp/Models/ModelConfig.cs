@@ -130,6 +130,61 @@ public sealed record ModelConfig
     /// </summary>
     public double CtcWeight { get; init; } = 0.0;
 
+    /// <summary>
+    /// Any-subset encoder, an option beyond the paper (off by default: the paper's model, which needs audio, §5.3 and
+    /// §6). When on, the encoder gives an embedding for every non-empty subset of {audio, video, text}: a modality is
+    /// present when its weight is positive and the batch has its input; an absent input may be null (or hold
+    /// anything: it is never read). Why this design:
+    /// <list type="bullet">
+    /// <item>With audio present nothing changes: the audio encoder's output is the query axis, as in the paper, so a
+    /// pre-trained paper model's weights load unchanged and A+V+T is the paper's computation.</item>
+    /// <item>Without audio the query axis is the present modality of highest priority, video (a frame rate near the
+    /// audio's, and the stream the paper weights like audio) else text: its own embedding in its cross-modal
+    /// branch (the branch's input projection + positions), through a LayerNorm of its own (<c>substitute_norm</c>,
+    /// 2·D parameters, the only new ones) that plays the audio encoder's final LayerNorm. The cross-modal layers then
+    /// run unchanged: queried by video, the video branch attends to video itself and the text branch to text. A
+    /// learned constant query resampled to the anchor's length was the alternative; it starts every query from
+    /// positions alone, where the anchor's embedding gives content-dependent queries from the first layer.</item>
+    /// <item>A branch whose source is absent is skipped, and the fusion weights are renormalised over the present
+    /// streams (Σ = 1), so the embedding's scale does not depend on how many streams a batch has (the heads see
+    /// one distribution). With every stream present and weights summing to 1 this is the paper's sum.</item>
+    /// <item>The output lives on the query axis (audio frames, else video frames, else words) with its padding; the
+    /// heads pool over valid steps, so they work on any axis.</item>
+    /// <item>Modality dropout (<see cref="ModalityDropout"/>) teaches the model to do without each stream.</item>
+    /// </list>
+    /// </summary>
+    public bool AnySubset { get; init; } = false;
+
+    /// <summary>
+    /// Modality dropout of the any-subset encoder (needs <see cref="AnySubset"/>): in training mode each present
+    /// modality of a batch is dropped with this probability, independently, redrawn while all would be dropped
+    /// (never all: the draw is the independent one conditioned on at least one kept). Per batch, not per item,
+    /// because without audio the query axis changes and a batch has one axis. Drawn from torch's generator, so the
+    /// run's seed fixes it. 0 (default) drops nothing; must be in [0, 1).
+    /// </summary>
+    public double ModalityDropout { get; init; } = 0.0;
+
+    /// <summary>
+    /// Learned modality weights, an option beyond the paper (off by default): the fusion weights are
+    /// softmax(modality_logits) over the modalities with a positive configured weight, three parameters
+    /// initialised at log(configured weight), so that at step 0 the softmax is the configured weights (normalised to
+    /// sum 1: exactly the paper's 0.4/0.4/0.2 and the equal thirds). A modality whose configured weight is 0 has no
+    /// branch and no share. The paper chose 0.4/0.4/0.2 by hand (§3) and asks for other weightings (§3, §6); with
+    /// this option the tasks' losses choose. The weights are logged each step (<c>modality_weight_*</c>).
+    /// </summary>
+    public bool LearnedModalityWeights { get; init; } = false;
+
+    /// <summary>This configuration with the any-subset encoder on or off and a modality-dropout probability (for F#).</summary>
+    public ModelConfig WithAnySubset(bool anySubset, double modalityDropout) =>
+        this with
+        {
+            AnySubset = anySubset,
+            ModalityDropout = modalityDropout,
+        };
+
+    /// <summary>This configuration with learned modality weights on or off (for F#).</summary>
+    public ModelConfig WithLearnedModalityWeights(bool learned) => this with { LearnedModalityWeights = learned };
+
     /// <summary>This configuration with another dropout (for F#, which cannot copy-and-update C# records).</summary>
     public ModelConfig WithDropout(double dropout) => this with { Dropout = dropout };
 
@@ -187,6 +242,16 @@ public sealed record ModelConfig
                 nameof(VocabSize),
                 VocabSize,
                 $"VocabSize must exceed the {CharVocabulary.FirstCharacter} special symbols"
+            );
+        }
+        if (!(ModalityDropout >= 0 && ModalityDropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ModalityDropout), ModalityDropout, "ModalityDropout must be in [0, 1)");
+        }
+        if (ModalityDropout > 0 && !AnySubset)
+        {
+            throw new ArgumentException(
+                $"ModalityDropout {ModalityDropout} needs AnySubset (the paper's encoder cannot run without audio)"
             );
         }
         Modalities.Validate();

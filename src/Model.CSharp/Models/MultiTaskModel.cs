@@ -54,6 +54,20 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
     /// <summary>The joint encoder (its weights can be changed for ablations).</summary>
     public MultimodalEncoder Encoder => encoder;
 
+    /// <summary>Name prefix of the learned modality weights in logs and metrics (modality_weight_audio, ...).</summary>
+    public const string ModalityWeightPrefix = "modality_weight_";
+
+    /// <summary>The learned modality weights as log values (<see cref="ITaskModel.LoggedValues"/>), or null.</summary>
+    public IReadOnlyDictionary<string, double>? LoggedValues =>
+        encoder.LearnedWeights is { } w
+            ? new Dictionary<string, double>
+            {
+                [ModalityWeightPrefix + "audio"] = w[0],
+                [ModalityWeightPrefix + "video"] = w[1],
+                [ModalityWeightPrefix + "text"] = w[2],
+            }
+            : null;
+
     /// <summary>The ASR decoder, when the ASR task has a positive weight.</summary>
     public AsrDecoder? Asr => asr;
 

@@ -49,6 +49,16 @@ public sealed class CrossModalTransformer : nn.Module<Tensor, Tensor, Tensor, Te
     }
 
     /// <summary>
+    /// The source's embedding as forward computes it (Linear → + positions → dropout), (B, Ts, D): the query axis of
+    /// the any-subset encoder when audio is absent (see <see cref="ModelConfig.AnySubset"/>).
+    /// </summary>
+    public Tensor Embed(Tensor source, Tensor sourcePadding)
+    {
+        Shapes.RequireSequence(source, sourcePadding, source_proj.in_features, modality);
+        return dropout.forward(PositionalEncoding.Add(source_proj.forward(source)));
+    }
+
+    /// <summary>
     /// Cross-modal attention probabilities of every layer for a batch, (B, H, Ta, Ts) each, computed as forward
     /// computes them (same source embedding, same key-padding mask; dropout is not applied, as in evaluation mode).
     /// Each row of a valid audio step sums to 1 over the item's valid source steps and is 0 on padded ones; rows of

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Research.Model.Data;
+using Research.Model.Models;
 
 namespace Research.Model.Training;
 
@@ -68,7 +69,10 @@ public sealed class MetricsLog : IDisposable
     /// <param name="clock">the time stamps' source (default: the system clock)</param>
     public static MetricsLog Open(string path, TimeProvider? clock = null) => new(path, clock ?? TimeProvider.System);
 
-    /// <summary>Writes one step line: every loss term on its own (null terms omitted), learning rate, gradient norm, milliseconds, epoch, items per second.</summary>
+    /// <summary>
+    /// Writes one step line: every loss term on its own (null terms omitted), learning rate, gradient norm, milliseconds,
+    /// epoch, items per second, and the model's learned values when it has any (e.g. <c>modality_weight_audio</c>).
+    /// </summary>
     public void Step(StepResult result, int epoch, double itemsPerSecond)
     {
         ArgumentNullException.ThrowIfNull(result);
@@ -95,6 +99,10 @@ public sealed class MetricsLog : IDisposable
                 Number(w, "grad_norm", result.GradNorm);
                 Number(w, "ms", result.Milliseconds);
                 Number(w, "items_per_s", itemsPerSecond);
+                foreach (var (name, value) in result.Values ?? new Dictionary<string, double>())
+                {
+                    Number(w, name, value);
+                }
             });
             lastStep = result.Step;
         }
@@ -328,7 +336,8 @@ public sealed class MetricsLog : IDisposable
                         OptionalReal(o, "loss_speaker", where),
                         OptionalReal(o, "loss_emotion", where),
                         Real(o, "grad_norm", where),
-                        Real(o, "ms", where)
+                        Real(o, "ms", where),
+                        LoggedValues(o, where)
                     ),
                     checked((int)Integer(o, "epoch", where)),
                     Real(o, "items_per_s", where),
@@ -338,6 +347,20 @@ public sealed class MetricsLog : IDisposable
                 _ => throw new InvalidDataException($"{where}: unknown kind '{kind}' (expected 'step' or 'eval')"),
             };
         }
+    }
+
+    /// <summary>A step line's learned values (keys starting with <see cref="MultiTaskModel.ModalityWeightPrefix"/>), or null.</summary>
+    static Dictionary<string, double>? LoggedValues(JsonElement o, string where)
+    {
+        Dictionary<string, double>? values = null;
+        foreach (var p in o.EnumerateObject())
+        {
+            if (p.Name.StartsWith(MultiTaskModel.ModalityWeightPrefix, StringComparison.Ordinal))
+            {
+                (values ??= [])[p.Name] = RealValue(p.Value, p.Name, where);
+            }
+        }
+        return values;
     }
 
     static JsonElement Required(JsonElement o, string key, string where) =>

@@ -6,7 +6,10 @@ using static TorchSharp.torch;
 
 namespace Research.Model.Training;
 
-/// <summary>What one optimisation step did, as plain numbers (null for a task with weight 0).</summary>
+/// <summary>
+/// What one optimisation step did, as plain numbers (null for a task with weight 0). Values: the model's learned
+/// values after the step (<see cref="ITaskModel.LoggedValues"/>, e.g. learned modality weights), or null.
+/// </summary>
 public sealed record StepResult(
     long Step,
     double LearningRate,
@@ -15,7 +18,8 @@ public sealed record StepResult(
     double? Speaker,
     double? Emotion,
     double GradNorm,
-    double Milliseconds
+    double Milliseconds,
+    IReadOnlyDictionary<string, double>? Values = null
 );
 
 /// <summary>
@@ -90,7 +94,8 @@ public sealed class TrainStep
             Value(loss.Speaker),
             Value(loss.Emotion),
             norm,
-            clock.Elapsed.TotalMilliseconds
+            clock.Elapsed.TotalMilliseconds,
+            model.LoggedValues
         );
     }
 }

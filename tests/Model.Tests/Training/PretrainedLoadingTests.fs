@@ -131,6 +131,27 @@ let tests =
                     Expect.sequenceEqual listed expected "keys and shapes in save order")
             }
 
+            test "an any-subset model with learned weights fine-tunes from a paper pre-training: its own logits and norm kept" {
+                withTempDir (fun dir ->
+                    let run = Path.Combine(dir, "pretrain")
+                    let trained = pretrain run preConfig
+                    torch.manual_seed 5L |> ignore
+
+                    use m =
+                        new MultiTaskModel(fineConfig.WithAnySubset(true, 0.2).WithLearnedModalityWeights(true))
+
+                    let own = encoderWeights m |> Map.map (fun _ t -> t.clone ())
+                    FineTune.loadPretrainedEncoder run m
+                    let loaded = encoderWeights m
+
+                    for KeyValue(k, t) in trained do
+                        Expect.isTrue (same loaded[k] t) $"{k} is the pre-trained weight"
+
+                    for k in [ "modality_logits"; "substitute_norm.weight"; "substitute_norm.bias" ] do
+                        Expect.isFalse (trained.ContainsKey k) $"{k}: not in the paper's encoder"
+                        Expect.isTrue (same loaded[k] own[k]) $"{k} keeps the fine-tuning model's own value")
+            }
+
             test "fine-tuning at step 0 holds every pre-trained encoder and cross-modal weight, not a fresh init" {
                 withTempDir (fun dir ->
                     let run = Path.Combine(dir, "pretrain")
