@@ -213,6 +213,13 @@ let tests =
                     "segment resampling says so"
 
                 Expect.stringContains md "| Average WA | 90 % CI |" "the level in the interval column"
+
+                let one = { fixture with BootstrapClusters = 1 }
+
+                Expect.stringContains
+                    (TableFormat.markdown one (Table1.build one))
+                    "(1 video, all of a video's segments drawn together); unit video, 1000 resamples, seed 5, level 0.95. With one video every resample is the test split itself: the intervals have width 0"
+                    "one cluster: the note says the interval is empty of meaning"
             }
 
             test "results survive a JSON round trip" {

@@ -186,7 +186,7 @@ let run (job: Job) : Results =
                 let m = runExperiment job.Runs settings e
 
                 say
-                    "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f] (bootstrap over %d test %ss)"
+                    "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f] (bootstrap over test %ss: %d)"
                     m.Chosen
                     (100.0 * m.AverageWA.Value)
                     (100.0 * m.AverageWA.Low)
@@ -194,8 +194,8 @@ let run (job: Job) : Results =
                     (100.0 * m.AverageF1.Value)
                     (100.0 * m.AverageF1.Low)
                     (100.0 * m.AverageF1.High)
-                    m.TestClusters
                     unit
+                    m.TestClusters
 
                 m
         ]

@@ -122,13 +122,25 @@ let levelText (level: float) =
 let bootstrapNote (r: Results) =
     let b = r.Bootstrap
 
+    let count =
+        if r.BootstrapClusters = 1 then
+            $"1 {b.Unit}"
+        else
+            $"{r.BootstrapClusters} {b.Unit}s"
+
     let over =
         if b.Unit = Metrics.BootstrapUnit.Segment then
-            $"over test segments, each on its own ({r.BootstrapClusters} segments)"
+            $"over test segments, each on its own ({count})"
         else
-            $"over whole test {b.Unit}s ({r.BootstrapClusters} {b.Unit}s, all of a {b.Unit}'s segments drawn together)"
+            $"over whole test {b.Unit}s ({count}, all of a {b.Unit}'s segments drawn together)"
 
-    $"test intervals: {levelText b.Level} percentile bootstrap {over}; unit {b.Unit}, {b.Resamples} resamples, seed {b.Seed}, level {b.Level.ToString(CultureInfo.InvariantCulture)}."
+    let degenerate =
+        if r.BootstrapClusters = 1 then
+            $" With one {b.Unit} every resample is the test split itself: the intervals have width 0 and show no uncertainty."
+        else
+            ""
+
+    $"test intervals: {levelText b.Level} percentile bootstrap {over}; unit {b.Unit}, {b.Resamples} resamples, seed {b.Seed}, level {b.Level.ToString(CultureInfo.InvariantCulture)}.{degenerate}"
 
 /// Where a table came from: command, commit, time, and a note on datasets and the test bootstrap.
 let provenance (r: Results) =
