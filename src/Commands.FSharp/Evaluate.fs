@@ -16,7 +16,11 @@ let usage =
             [
                 flag "dev" "DEV.csv" "required" "predictions on the development split (thresholds are tuned here)"
                 flag "test" "TEST.csv" "required" "predictions on the test split (scored at the dev thresholds)"
-                flag "bootstrap" "B" "none" "add 95 % percentile intervals (wa_ci, f1_ci) from B resamples of the test items"
+                flag
+                    "bootstrap"
+                    "B"
+                    "none"
+                    "add 95 % percentile intervals (wa_ci, f1_ci) from B resamples of single test items (unit segment)"
                 flag "seed" "S" (string defaultBootstrap.Seed) "seed of the bootstrap resamples (only with --bootstrap)"
             ]
         Examples =

@@ -40,6 +40,13 @@ let usage =
                     "inline"
                     "plotly.js in every figure file, or one shared plotly.min.js beside them (as the committed paper-tables/)"
                 flag "workers" "N" "the number of cores" "parallel workers for corpus generation and features"
+                flag
+                    "bootstrap-unit"
+                    "cluster|segment"
+                    "cluster"
+                    "test intervals resample whole clusters (CMU-MOSEI: videos; demo corpus: speakers) or single segments"
+                flag "bootstrap-resamples" "N" (string defaults.Bootstrap.Resamples) "resamples of the test bootstrap"
+                flag "bootstrap-seed" "S" (string defaults.Bootstrap.Seed) "seed of the test bootstrap"
                 flag "pretrain-steps" "N" "the preset's" "pre-training steps"
                 flag "finetune-steps" "N" "the preset's" "steps of every emotion model"
                 flag "pretrain-data" "KALDI_DIR" "none (demo corpus)" "real data: the pre-training Kaldi data dir"
@@ -151,6 +158,16 @@ let main (argv: string array) : int =
             let given = String.Join(", ", some)
             raise (UsageError $"real data needs --pretrain-data, --mosei, --folds and --glove together (got only {given})")
 
+    let bootstrapUnit = f.Get("bootstrap-unit", defaults.Bootstrap.Unit)
+
+    if not (List.contains bootstrapUnit bootstrapUnits) then
+        raise (UsageError $"--bootstrap-unit: unknown '{bootstrapUnit}' (cluster or segment)")
+
+    let resamples = f.Int("bootstrap-resamples", defaults.Bootstrap.Resamples)
+
+    if resamples < 1 then
+        raise (UsageError $"--bootstrap-resamples: at least 1, got {resamples}")
+
     let runsDefault =
         match real with
         | None -> defaults.Runs
@@ -178,6 +195,12 @@ let main (argv: string array) : int =
             LateFusion =
                 { lateFusion with
                     Budget = budget lateFusion.Budget "finetune-steps"
+                }
+            Bootstrap =
+                { defaults.Bootstrap with
+                    Unit = bootstrapUnit
+                    Resamples = resamples
+                    Seed = f.Int("bootstrap-seed", defaults.Bootstrap.Seed)
                 }
             Command = String.Join(" ", Array.append [| defaults.Command |] argv)
         }

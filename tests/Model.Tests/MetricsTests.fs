@@ -315,6 +315,128 @@ let tests =
                 Expect.equal small.AverageWA.Value (score t test).AverageWA "the value is the test metric"
             }
 
+            test "cluster bootstrap: identical segments within a video give wider intervals than segment resampling" {
+                // 40 videos of 8 segments each; within a video every segment is the same (labels and scores), so
+                // the test split holds 40 independent observations, not 320.
+                let t = tune (randomSplit 21 "dev" 400 1.0)
+                let videos = randomSplit 22 "videos" 40 1.0
+                let perVideo = 8
+
+                let test =
+                    {
+                        Name = "test"
+                        Labels = Array.init (40 * perVideo) (fun i -> videos.Labels[i / perVideo])
+                        Scores = Array.init (40 * perVideo) (fun i -> videos.Scores[i / perVideo])
+                    }
+
+                let clusters = Array.init test.Labels.Length (fun i -> $"video{i / perVideo}")
+
+                let options =
+                    { defaultBootstrap with
+                        Resamples = 400
+                    }
+
+                let byVideo =
+                    bootstrapClusters
+                        { options with
+                            Unit = BootstrapUnit.Video
+                        }
+                        t
+                        test
+                        clusters
+
+                let bySegment = bootstrap options t test
+                Expect.equal byVideo.Clusters 40 "40 videos resampled"
+                Expect.equal bySegment.Clusters 320 "320 segments resampled"
+                Expect.equal byVideo.AverageWA.Value bySegment.AverageWA.Value "the same estimate"
+                // Resampling 320 segments treats 8 copies as independent: about √8 ≈ 2.8 times too narrow.
+                Expect.isGreaterThan byVideo.AverageWA.HalfWidth (2.0 * bySegment.AverageWA.HalfWidth) "WA: video intervals wider"
+                Expect.isGreaterThan byVideo.AverageF1.HalfWidth (2.0 * bySegment.AverageF1.HalfWidth) "F1: video intervals wider"
+                // Resampling the 40 videos equals resampling the 40 distinct items of a split of one segment each.
+                let single = bootstrap options t videos
+
+                for a, b in [ byVideo.AverageWA, single.AverageWA; byVideo.AverageF1, single.AverageF1 ] do
+                    close a.Low b.Low "same resamples as the one-segment-per-video split: low"
+                    close a.High b.High "high"
+            }
+
+            test "cluster bootstrap: with independent segments, cluster and segment intervals have similar widths" {
+                let t = tune (randomSplit 23 "dev" 400 1.0)
+                let test = randomSplit 24 "test" 800 1.0
+                let clusters = Array.init test.Labels.Length (fun i -> $"video{i / 8}")
+
+                let options =
+                    { defaultBootstrap with
+                        Resamples = 400
+                    }
+
+                let byVideo =
+                    bootstrapClusters
+                        { options with
+                            Unit = BootstrapUnit.Video
+                        }
+                        t
+                        test
+                        clusters
+
+                let bySegment = bootstrap options t test
+
+                for what, c, s in
+                    [
+                        "WA", byVideo.AverageWA.HalfWidth, bySegment.AverageWA.HalfWidth
+                        "F1", byVideo.AverageF1.HalfWidth, bySegment.AverageF1.HalfWidth
+                    ] do
+                    Expect.isTrue (c > 0.75 * s && c < 1.33 * s) $"{what}: video {c} vs segment {s} within a third"
+            }
+
+            test "cluster bootstrap: a seed repeats it, another seed changes it; clusters are checked" {
+                let t = tune (randomSplit 25 "dev" 300 1.0)
+                let test = randomSplit 26 "test" 120 1.0
+                let clusters = Array.init test.Labels.Length (fun i -> $"speaker{i % 15}")
+
+                let options =
+                    { defaultBootstrap with
+                        Resamples = 200
+                        Unit = BootstrapUnit.Speaker
+                        Seed = 7
+                    }
+
+                let once = bootstrapClusters options t test clusters
+                Expect.equal (bootstrapClusters options t test clusters) once "same seed, same intervals"
+                Expect.equal once.Clusters 15 "15 speakers"
+                let other = bootstrapClusters { options with Seed = 8 } t test clusters
+                Expect.notEqual other.AverageWA once.AverageWA "another seed, other intervals"
+                // Each item its own cluster, in item order: exactly the segment bootstrap, draw for draw.
+                let items = Array.init test.Labels.Length string
+
+                Expect.equal
+                    (bootstrapClusters
+                        { options with
+                            Unit = BootstrapUnit.Segment
+                        }
+                        t
+                        test
+                        items)
+                    (bootstrap
+                        { options with
+                            Unit = BootstrapUnit.Segment
+                        }
+                        t
+                        test)
+                    "segment resampling is the one-item-cluster case"
+
+                throwsWith (fun () -> bootstrapClusters options t test clusters[1..] |> ignore) [ "test"; "120 items"; "119" ]
+
+                throwsWith
+                    (fun () -> bootstrapClusters { options with Unit = "room" } t test clusters |> ignore)
+                    [ "'room'"; "segment, video, speaker" ]
+
+                throwsWith (fun () -> bootstrap options t test |> ignore) [ "'speaker'"; "cluster" ]
+                let blank = Array.copy clusters
+                blank[3] <- ""
+                throwsWith (fun () -> bootstrapClusters options t test blank |> ignore) [ "item 3"; "no cluster" ]
+            }
+
             test "evaluate CSV files: the JSON equals sklearn's on the fixture (labels as intensities)" {
                 let json, warnings =
                     Evaluate.evaluateFiles (fixture "dev.csv") (fixture "test.csv") None
@@ -340,6 +462,10 @@ let tests =
 
                 Expect.equal (keys (withCi["per_emotion"]["happy"])) [ "wa"; "f1"; "wa_ci"; "f1_ci" ] "intervals"
                 Expect.equal (keys withCi) [ "per_emotion"; "average"; "bootstrap" ] "bootstrap settings"
+
+                let settings = withCi["bootstrap"]
+                Expect.equal (keys settings) [ "resamples"; "seed"; "level"; "unit"; "clusters" ] "the bootstrap's parameters"
+                Expect.equal (settings["unit"].GetValue<string>()) "segment" "evaluate resamples segments"
             }
 
             test "the evaluate command prints only the JSON on stdout; flags are checked" {

@@ -79,6 +79,49 @@ let tests =
     <| testList
         "Protocol"
         [
+            test "the bootstrap's clusters come from the data: MOSEI videos from segment ids, demo speakers from the manifest" {
+                Expect.equal (Research.Model.Data.CorpusFeatures.VideoOfSegment "-3g5yACwYnA[12]") "-3g5yACwYnA" "video of a segment"
+                Expect.equal (Research.Model.Data.CorpusFeatures.VideoOfSegment "a[b][3]") "a[b]" "the last bracket"
+
+                for bad in [ "plain"; "v[x]"; "[3]"; "v[3" ] do
+                    Expect.throwsC (fun () -> Research.Model.Data.CorpusFeatures.VideoOfSegment bad |> ignore) (fun e ->
+                        Expect.stringContains e.Message $"'{bad}'" "names the id")
+
+                let unit, clusterOf = Reproduce.clustering Reproduce.ClusterUnit None
+                Expect.equal (unit, clusterOf "vid_1[4]") ("video", "vid_1") "real data: the video"
+                let unit, clusterOf = Reproduce.clustering "segment" None
+                Expect.equal (unit, clusterOf "vid_1[4]") ("segment", "vid_1[4]") "segments: the item itself"
+                // The demo's speaker is what the manifest says, not a prefix of the id.
+                let manifest =
+                    DemoCorpusSummary(
+                        "research-demo-corpus/3",
+                        DemoCorpusOptions.Tiny,
+                        0,
+                        0,
+                        0.0,
+                        2,
+                        2,
+                        4,
+                        readOnlyDict [],
+                        readOnlyDict [],
+                        [],
+                        "speaker",
+                        "speaker",
+                        readOnlyDict [],
+                        readOnlyDict [ "em0001_v0", "alice"; "em0002_v0", "bob" ]
+                    )
+
+                let unit, clusterOf = Reproduce.clustering Reproduce.ClusterUnit (Some manifest)
+                Expect.equal unit "speaker" "demo: the speaker"
+                Expect.equal (clusterOf "em0001_v0[1]", clusterOf "em0002_v0[0]") ("alice", "bob") "from SpeakerOfVideo"
+
+                Expect.throwsC (fun () -> clusterOf "em0003_v0[0]" |> ignore) (fun e ->
+                    Expect.stringContains e.Message "'em0003_v0'" "names the video")
+
+                Expect.throwsC (fun () -> Reproduce.clustering "room" None |> ignore) (fun e ->
+                    Expect.stringContains e.Message "'room'" "names the unit")
+            }
+
             test "the chosen seed is the best by dev (WA + F1) / 2; ties go to the smaller seed" {
                 Expect.equal (choose [ 3, report 0.6 0.7; 1, report 0.7 0.5; 2, report 0.5 0.9 ]) 2 "best mean"
                 Expect.equal (choose [ 5, report 0.6 0.6; 4, report 0.7 0.5 ]) 4 "tie → smaller seed"

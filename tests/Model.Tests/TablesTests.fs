@@ -40,6 +40,7 @@ let private modelResult key label (b: float) : ModelResult =
                 }
             |]
         Chosen = 2
+        TestClusters = 678
         PerEmotion = per
         AverageWA = est (b + 0.025) (b - 0.02) (b + 0.07)
         AverageF1 = est (b + 0.125) (b + 0.08) (b + 0.17)
@@ -63,7 +64,14 @@ let fixture: Results =
         Commit = "abc123"
         Created = "2026-11-24 10:00 +00:00"
         Seeds = 2
-        BootstrapResamples = 1000
+        Bootstrap =
+            {
+                Resamples = 1000
+                Seed = 5
+                Level = 0.95
+                Unit = "video"
+            }
+        BootstrapClusters = 678
         Models =
             [|
                 modelResult TableFormat.lateFusionKey "Late Fusion" 0.50
@@ -106,7 +114,7 @@ let tests =
                         "| Late Fusion | fixture data | 50.0 | 60.0 | 51.0 | 61.0 | 52.0 | 62.0 | 53.0 | 63.0 | 54.0 | 64.0 | 55.0 | 65.0 | 52.5 | 62.5 |"
                         "| TF | fixture data | 55.0 | 65.0 | 56.0 | 66.0 | 57.0 | 67.0 | 58.0 | 68.0 | 59.0 | 69.0 | 60.0 | 70.0 | 57.5 | 67.5 |"
                         ""
-                        "Our rows' averages with 95 % bootstrap intervals (chosen seed) and the spread across seeds (mean ± sd):"
+                        "Our rows' averages with 95 % bootstrap intervals (chosen seed; resampling videos) and the spread across seeds (mean ± sd):"
                         ""
                         "| Model | Dataset | Average WA | 95 % CI | Average F1 | 95 % CI | seeds | WA across seeds | F1 across seeds |"
                         "|---|---|---:|---|---:|---|---:|---|---|"
@@ -171,6 +179,49 @@ let tests =
                 Expect.isTrue (tex.Contains "M-ELMo + NN [10] (A+T) & CMU-MOSEI (paper) & 67.0") "latex reference row"
             }
 
+            test "every table's note gives the bootstrap's unit, clusters, resamples, seed and level" {
+                let note =
+                    "test intervals: 95 % percentile bootstrap over whole test videos (678 videos, all of a video's segments drawn together); unit video, 1000 resamples, seed 5, level 0.95."
+
+                for build in [ Table1.build; Table2.build; Table3.build ] do
+                    let t = build fixture
+
+                    for text in
+                        [
+                            TableFormat.markdown fixture t
+                            TableFormat.csv fixture t
+                            TableFormat.latex fixture t
+                        ] do
+                        Expect.stringContains text note $"{t.Name}: the bootstrap in the note"
+
+                let segments =
+                    { fixture with
+                        Bootstrap =
+                            { fixture.Bootstrap with
+                                Unit = "segment"
+                                Resamples = 200
+                                Level = 0.9
+                            }
+                        BootstrapClusters = 4000
+                    }
+
+                let md = TableFormat.markdown segments (Table1.build segments)
+
+                Expect.stringContains
+                    md
+                    "test intervals: 90 % percentile bootstrap over test segments, each on its own (4000 segments); unit segment, 200 resamples, seed 5, level 0.9."
+                    "segment resampling says so"
+
+                Expect.stringContains md "| Average WA | 90 % CI |" "the level in the interval column"
+
+                let one = { fixture with BootstrapClusters = 1 }
+
+                Expect.stringContains
+                    (TableFormat.markdown one (Table1.build one))
+                    "(1 video, all of a video's segments drawn together); unit video, 1000 resamples, seed 5, level 0.95. With one video every resample is the test split itself: the intervals have width 0"
+                    "one cluster: the note says the interval is empty of meaning"
+            }
+
             test "results survive a JSON round trip" {
                 let path = IO.Path.GetTempFileName()
 
@@ -184,6 +235,15 @@ let tests =
                         "same table"
 
                     Expect.equal back.Models.[2].PerEmotion.[5].F1.Value fixture.Models.[2].PerEmotion.[5].F1.Value "value"
+                    Expect.equal back.Bootstrap fixture.Bootstrap "the bootstrap's parameters"
+                    // results.json names them for other readers too.
+                    let json = Text.Json.Nodes.JsonNode.Parse(IO.File.ReadAllText path)
+                    let b = json["bootstrap"]
+                    Expect.equal (b["unit"].GetValue<string>()) "video" "unit"
+                    Expect.equal (b["resamples"].GetValue<int>()) 1000 "resamples"
+                    Expect.equal (b["seed"].GetValue<int>()) 5 "seed"
+                    Expect.equal (b["level"].GetValue<float>()) 0.95 "level"
+                    Expect.equal (json["bootstrap_clusters"].GetValue<int>()) 678 "clusters"
                 finally
                     IO.File.Delete path
             }

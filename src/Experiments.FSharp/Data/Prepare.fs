@@ -127,11 +127,14 @@ let runTimed (stages: Stages.Recorder) (s: Settings) : Prepared =
         summary.EmotionVideos
         summary.EmotionSegments
 
+    printfn "%s   folds by %s (no speaker in two folds); label distribution per fold:" (stamp clock) summary.FoldsBy
+
     for KeyValue(fold, positives) in summary.PositivesByFold do
         printfn
-            "%s   %-5s %4d segments; positives happy %d, sad %d, anger %d, surprise %d, disgust %d, fear %d"
+            "%s   %-5s %3d speakers, %4d segments; positives happy %d, sad %d, anger %d, surprise %d, disgust %d, fear %d"
             (stamp clock)
             fold
+            summary.SpeakersByFold[fold].Length
             summary.SegmentsByFold[fold]
             positives[0]
             positives[1]

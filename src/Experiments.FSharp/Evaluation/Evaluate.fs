@@ -199,6 +199,8 @@ let toJson (report: Report) (confidence: Confidence option) : JsonObject =
         b["resamples"] <- JsonValue.Create c.Options.Resamples
         b["seed"] <- JsonValue.Create c.Options.Seed
         b["level"] <- JsonValue.Create c.Options.Level
+        b["unit"] <- JsonValue.Create c.Options.Unit
+        b["clusters"] <- JsonValue.Create c.Clusters
         json["bootstrap"] <- b
     | None -> ()
 

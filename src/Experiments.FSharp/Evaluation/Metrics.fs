@@ -362,6 +362,25 @@ type Interval =
     /// Half the interval's width: the "±" of value ± half-width.
     member i.HalfWidth = (i.High - i.Low) / 2.0
 
+/// What the bootstrap resamples: a test item (a segment) or a cluster of items that are not independent (the
+/// segments of one video, the videos of one speaker). "segment", "video" or "speaker"; the cluster of each item
+/// comes from the data (its id, the corpus manifest), never from this module.
+module BootstrapUnit =
+    /// Each test item on its own.
+    [<Literal>]
+    let Segment = "segment"
+
+    /// The segments of one video together (CMU-MOSEI: segment ids are `video[index]`).
+    [<Literal>]
+    let Video = "video"
+
+    /// The items of one speaker together (the demo corpus, whose folds are by speaker).
+    [<Literal>]
+    let Speaker = "speaker"
+
+    /// The units a bootstrap can resample.
+    let all = [ Segment; Video; Speaker ]
+
 /// Bootstrap settings.
 type BootstrapOptions =
     {
@@ -371,14 +390,18 @@ type BootstrapOptions =
         Seed: int
         /// Coverage of the interval, e.g. 0.95.
         Level: float
+        /// What one draw takes (see `BootstrapUnit`): with "segment" the items, otherwise whole clusters.
+        Unit: string
     }
 
-/// 1000 resamples, seed 0, 95 %.
+/// 1000 resamples, seed 0, 95 %, over segments (for a split without cluster information; the main job resamples
+/// clusters, see `bootstrapClusters`).
 let defaultBootstrap =
     {
         Resamples = 1000
         Seed = 0
         Level = 0.95
+        Unit = BootstrapUnit.Segment
     }
 
 /// One emotion's intervals.
@@ -396,6 +419,8 @@ type Confidence =
         AverageWA: Interval
         AverageF1: Interval
         Options: BootstrapOptions
+        /// The clusters resampled (the items, with unit "segment").
+        Clusters: int
     }
 
 /// The q-quantile of sorted values, interpolating linearly between order statistics (NumPy's default).
@@ -405,17 +430,36 @@ let private quantile (sorted: float[]) (q: float) =
     let hi = min (lo + 1) (sorted.Length - 1)
     sorted[lo] + (h - float lo) * (sorted[hi] - sorted[lo])
 
-/// Percentile bootstrap intervals over the items of a split at FIXED thresholds (tuned on dev beforehand; they are
-/// not re-tuned per resample): B times, draw as many items as the split has, with replacement (the same draw for all
-/// six emotions), and recompute WA, F1 and their averages. The interval is [q, 1 - q] with q = (1 - Level) / 2 of
-/// the B values; Value is the metric on the split itself. A resample without positives (or negatives) of an emotion
-/// uses the one-class rule of `weightedAccuracyOf` / `weightedF1Of`.
-let bootstrap (options: BootstrapOptions) (thresholds: Thresholds) (test: Split) : Confidence =
+/// Percentile bootstrap intervals at FIXED thresholds (tuned on dev beforehand; they are not re-tuned per
+/// resample), resampling whole clusters: `clusters[i]` names the cluster of test item i (its video or speaker; the
+/// caller takes it from the data). B times, draw as many clusters as the split has, with replacement, take every
+/// item of each drawn cluster (the same draw for all six emotions), and recompute WA, F1 and their averages.
+/// Segments of one video are not independent, so resampling segments understates the spread; resampling clusters
+/// does not. With every item its own cluster (in item order) this is `bootstrap` exactly, draw for draw. The
+/// interval is [q, 1 - q] with q = (1 - Level) / 2 of the B values; Value is the metric on the split itself. A
+/// resample without positives (or negatives) of an emotion uses the one-class rule of `weightedAccuracyOf` /
+/// `weightedF1Of`. With one cluster only every resample is the split itself and the interval has width 0.
+let bootstrapClusters (options: BootstrapOptions) (thresholds: Thresholds) (test: Split) (clusters: string[]) : Confidence =
     if options.Resamples < 1 then
         raise (ArgumentException $"bootstrap: Resamples must be at least 1, got {options.Resamples}")
 
     if not (options.Level > 0.0 && options.Level < 1.0) then
         raise (ArgumentException $"bootstrap: Level must be in (0, 1), got {options.Level}")
+
+    if not (List.contains options.Unit BootstrapUnit.all) then
+        let known = String.Join(", ", BootstrapUnit.all)
+        raise (ArgumentException $"bootstrap: unknown Unit '{options.Unit}' ({known})")
+
+    validate test
+
+    if isNull clusters || clusters.Length <> test.Labels.Length then
+        let got = if isNull clusters then 0 else clusters.Length
+        raise (ArgumentException $"bootstrap: {test.Name} has {test.Labels.Length} items but {got} cluster names")
+
+    clusters
+    |> Array.iteri (fun i c ->
+        if String.IsNullOrEmpty c then
+            raise (ArgumentException $"bootstrap: {test.Name}: item {i} has no cluster"))
 
     let report = score thresholds test
     let n = test.Labels.Length
@@ -430,6 +474,14 @@ let bootstrap (options: BootstrapOptions) (thresholds: Thresholds) (test: Split)
     let avgWA = Array.zeroCreate options.Resamples
     let avgF1 = Array.zeroCreate options.Resamples
     let weight = Array.zeroCreate<int> n
+    // The items of each cluster, clusters in order of first appearance.
+    let members =
+        clusters
+        |> Array.indexed
+        |> Array.groupBy snd
+        |> Array.map (fun (_, items) -> items |> Array.map fst)
+
+    let m = members.Length
 
     let weightedCounts (y: bool[]) (p: bool[]) =
         let mutable tp, fp, tn, fn = 0, 0, 0, 0
@@ -449,9 +501,9 @@ let bootstrap (options: BootstrapOptions) (thresholds: Thresholds) (test: Split)
     for b in 0 .. options.Resamples - 1 do
         Array.fill weight 0 n 0
 
-        for _ in 1..n do
-            let i = rng.Next n
-            weight[i] <- weight[i] + 1
+        for _ in 1..m do
+            for i in members[rng.Next m] do
+                weight[i] <- weight[i] + 1
 
         for e in 0 .. k - 1 do
             wa[e][b] <- weightedAccuracyOf (weightedCounts labels[e] predWA[e])
@@ -482,4 +534,17 @@ let bootstrap (options: BootstrapOptions) (thresholds: Thresholds) (test: Split)
         AverageWA = interval report.AverageWA avgWA
         AverageF1 = interval report.AverageF1 avgF1
         Options = options
+        Clusters = m
     }
+
+/// `bootstrapClusters` with every test item its own cluster: B times, draw as many items as the split has, with
+/// replacement. Only right when the items are independent; segments of one video are not (see `bootstrapClusters`).
+let bootstrap (options: BootstrapOptions) (thresholds: Thresholds) (test: Split) : Confidence =
+    if options.Unit <> BootstrapUnit.Segment then
+        raise (
+            ArgumentException
+                $"bootstrap: Unit '{options.Unit}' needs the cluster of every item (bootstrapClusters); this one resamples segments"
+        )
+
+    validate test
+    bootstrapClusters options thresholds test (Array.init test.Labels.Length string)

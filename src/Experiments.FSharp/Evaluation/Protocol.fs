@@ -1,6 +1,7 @@
 /// The paper's evaluation protocol (§5) over declarative experiments: each emotion model is trained from N seeds,
 /// the run with the best dev selection score ((average WA + average F1) / 2 at dev-tuned thresholds) is chosen, and
-/// its test metrics are reported with 95 % bootstrap intervals over test segments, beside the spread of the test
+/// its test metrics are reported with bootstrap intervals (by default resampling whole test clusters: videos of
+/// CMU-MOSEI, speakers of the demo corpus; or segments), beside the spread of the test
 /// averages across seeds. Ablations (§5.3) re-score a chosen model with modalities removed at inference by a zero
 /// stream weight. Test labels never choose a seed, a threshold or a step: they are read only to score.
 module Research.Experiments.Protocol
@@ -72,6 +73,9 @@ type Settings =
         Bootstrap: Metrics.BootstrapOptions
         /// Label of the data every result comes from (tables and plots print it on every row).
         Dataset: string
+        /// The cluster of a test item, from its id (its video or speaker, as Bootstrap.Unit says; the id itself for
+        /// "segment"). The data decides it: segment ids name their video, the demo manifest each video's speaker.
+        ClusterOf: string -> string
     }
 
 /// A metric with its 95 % bootstrap interval (fractions in [0, 1]).
@@ -109,6 +113,8 @@ type ModelResult =
         Seeds: SeedResult[]
         /// The seed chosen on dev.
         Chosen: int
+        /// Clusters of the test split the bootstrap resampled (Bootstrap.Unit: videos, speakers or segments).
+        TestClusters: int
         PerEmotion: EmotionResult[]
         AverageWA: Estimate
         AverageF1: Estimate
@@ -133,10 +139,20 @@ let private estimate (i: Metrics.Interval) : Estimate =
         High = i.High
     }
 
-/// The protocol's report of a dev and a test split: thresholds tuned on dev only, test scored with intervals.
-let report (settings: Settings) (dev: Metrics.Split) (test: Metrics.Split) =
+/// The protocol's report of a dev and a test split: thresholds tuned on dev only, test scored with intervals that
+/// resample the clusters `settings.ClusterOf` gives the test ids. Returns also the number of clusters.
+let report (settings: Settings) (dev: Metrics.Split) (testIds: string[], test: Metrics.Split) =
     let thresholds = Metrics.tune dev
-    let c = Metrics.bootstrap settings.Bootstrap thresholds test
+
+    let clusters =
+        testIds
+        |> Array.map (fun id ->
+            try
+                settings.ClusterOf id
+            with e ->
+                raise (InvalidDataException($"{test.Name}: item '{id}': no {settings.Bootstrap.Unit} to resample: {e.Message}", e)))
+
+    let c = Metrics.bootstrapClusters settings.Bootstrap thresholds test clusters
 
     let perEmotion =
         c.PerEmotion
@@ -147,7 +163,7 @@ let report (settings: Settings) (dev: Metrics.Split) (test: Metrics.Split) =
                 F1 = estimate e.F1
             })
 
-    perEmotion, estimate c.AverageWA, estimate c.AverageF1
+    perEmotion, estimate c.AverageWA, estimate c.AverageF1, c.Clusters
 
 /// The seed whose run has the best dev selection score (ties: the smaller seed). Takes only dev reports.
 let choose (devScores: (int * Metrics.Report) list) : int =
@@ -174,6 +190,7 @@ let runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
     | LateFusionModel c -> Baseline.runLateFusion runs c
 
 let private splitOf (path: string) = snd (Evaluate.readSplit path)
+let private idsAndSplitOf (path: string) = Evaluate.readSplit path
 
 /// Trains every seed of an experiment (or reuses finished runs), chooses on dev, scores the choice on test.
 let runExperiment (runs: string) (settings: Settings) (e: Experiment) : ModelResult =
@@ -181,8 +198,8 @@ let runExperiment (runs: string) (settings: Settings) (e: Experiment) : ModelRes
     let chosen = choose [ for seed, r in results -> seed, r.Dev ]
     let chosenRun = results |> List.find (fun (s, _) -> s = chosen) |> snd
 
-    let perEmotion, wa, f1 =
-        report settings (splitOf (Path.Combine(chosenRun.Run, "dev.csv"))) (splitOf (Path.Combine(chosenRun.Run, "test.csv")))
+    let perEmotion, wa, f1, clusters =
+        report settings (splitOf (Path.Combine(chosenRun.Run, "dev.csv"))) (idsAndSplitOf (Path.Combine(chosenRun.Run, "test.csv")))
 
     {
         Key = e.Key
@@ -200,6 +217,7 @@ let runExperiment (runs: string) (settings: Settings) (e: Experiment) : ModelRes
                     }
             |]
         Chosen = chosen
+        TestClusters = clusters
         PerEmotion = perEmotion
         AverageWA = wa
         AverageF1 = f1
@@ -233,7 +251,7 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
             let scores = FineTune.predict split model logits data device c.Budget.BatchSize
             FineTune.writePredictions path [| for i in 0 .. data.Count - 1 -> data.Id i |] scores
 
-    let perEmotion, wa, f1 = report settings (splitOf dev) (splitOf test)
+    let perEmotion, wa, f1, _ = report settings (splitOf dev) (idsAndSplitOf test)
 
     {
         Key = key
@@ -253,7 +271,10 @@ type Results =
         Commit: string
         Created: string
         Seeds: int
-        BootstrapResamples: int
+        /// The test bootstrap: unit (segment, video or speaker), resamples, seed, level.
+        Bootstrap: Metrics.BootstrapOptions
+        /// The clusters of the test split it resampled (the units of Bootstrap.Unit).
+        BootstrapClusters: int
         Models: ModelResult[]
         Ablations: AblationResult[]
         /// The pre-training run's held-out metrics (cer, speaker_accuracy, ...) and its folder.

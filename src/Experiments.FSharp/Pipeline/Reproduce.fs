@@ -33,8 +33,47 @@ type Job =
         Pretraining: Pretraining
         FineTuning: FineTuning
         LateFusion: LateFusion
+        /// The test bootstrap; Unit "cluster" (the default) resamples the unit the corpus's items cluster in
+        /// (videos of CMU-MOSEI, speakers of the demo corpus), "segment" resamples segments.
+        Bootstrap: Metrics.BootstrapOptions
         Command: string
     }
+
+/// The bootstrap unit "cluster": whatever unit the corpus's test items cluster in (see `clustering`).
+[<Literal>]
+let ClusterUnit = "cluster"
+
+/// The bootstrap units a job accepts.
+let bootstrapUnits = [ ClusterUnit; Metrics.BootstrapUnit.Segment ]
+
+/// The unit a bootstrap request resolves to and the cluster of each test item id: with "cluster", the demo
+/// corpus's declared cluster (its manifest's ClusterBy, the speaker of the segment's video from SpeakerOfVideo) or
+/// CMU-MOSEI's video (the segment id `video[index]`); with "segment", the id itself.
+let clustering (requested: string) (demo: DemoCorpusSummary option) : string * (string -> string) =
+    match requested, demo with
+    | Metrics.BootstrapUnit.Segment, _ -> Metrics.BootstrapUnit.Segment, id
+    | ClusterUnit, None -> Metrics.BootstrapUnit.Video, CorpusFeatures.VideoOfSegment
+    | ClusterUnit, Some corpus ->
+        if
+            corpus.ClusterBy <> Metrics.BootstrapUnit.Speaker
+            || isNull corpus.SpeakerOfVideo
+        then
+            failwithf
+                "the demo corpus manifest declares cluster '%s' (expected '%s' with SpeakerOfVideo); regenerate the corpus"
+                corpus.ClusterBy
+                Metrics.BootstrapUnit.Speaker
+
+        let speakerOf (item: string) =
+            let video = CorpusFeatures.VideoOfSegment item
+
+            match corpus.SpeakerOfVideo.TryGetValue video with
+            | true, speaker -> speaker
+            | _ -> failwithf "video '%s' is not in the demo corpus manifest's SpeakerOfVideo" video
+
+        Metrics.BootstrapUnit.Speaker, speakerOf
+    | other, _ ->
+        let known = String.Join(", ", bootstrapUnits)
+        invalidArg "requested" $"bootstrap unit '{other}' unknown ({known})"
 
 let private stamp (clock: Stopwatch) =
     let t = clock.Elapsed
@@ -72,7 +111,7 @@ let run (job: Job) : Results =
     let say fmt =
         Printf.kprintf (fun s -> printfn "%s %s" (stamp clock) s) fmt
 
-    let pretrainDir, pretrainStore, emotionRoot, dataset =
+    let pretrainDir, pretrainStore, emotionRoot, dataset, demoCorpus =
         match job.Real with
         | None ->
             say "1/5 data: demo corpus in %s" job.Data
@@ -89,14 +128,15 @@ let run (job: Job) : Results =
             prepared.PretrainDir,
             prepared.PretrainStore,
             Path.GetDirectoryName(prepared.EmotionStores["train"]),
-            $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})"
+            $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})",
+            Some prepared.Corpus
         | Some r ->
             say "1/5 data: pre-training %s, CMU-MOSEI %s; features in %s" r.PretrainDir r.Mosei r.Features
 
             let dir, store, emotion =
                 stages.Time("stores", fun () -> Prepare.real r job.Workers)
 
-            dir, store, emotion, $"MOSEI-format .csd ({r.Mosei}); pre-training on {r.PretrainDir}"
+            dir, store, emotion, $"MOSEI-format .csd ({r.Mosei}); pre-training on {r.PretrainDir}", None
 
     // The input sizes come from the data: both corpora must give the model the same feature sizes.
     let inputs = Prepare.inputsOf (Path.Combine(emotionRoot, "train"))
@@ -136,11 +176,14 @@ let run (job: Job) : Results =
                 }
         }
 
+    let unit, clusterOf = clustering job.Bootstrap.Unit demoCorpus
+
     let settings =
         {
             Seeds = [ 1 .. job.Seeds ]
-            Bootstrap = Metrics.defaultBootstrap
+            Bootstrap = { job.Bootstrap with Unit = unit }
             Dataset = dataset
+            ClusterOf = clusterOf
         }
 
     let models =
@@ -156,7 +199,7 @@ let run (job: Job) : Results =
                     stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
 
                 say
-                    "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f]"
+                    "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f] (bootstrap over test %ss: %d)"
                     m.Chosen
                     (100.0 * m.AverageWA.Value)
                     (100.0 * m.AverageWA.Low)
@@ -164,6 +207,8 @@ let run (job: Job) : Results =
                     (100.0 * m.AverageF1.Value)
                     (100.0 * m.AverageF1.Low)
                     (100.0 * m.AverageF1.High)
+                    unit
+                    m.TestClusters
 
                 m
         ]
@@ -209,7 +254,8 @@ let run (job: Job) : Results =
                     info.GitCommit
             Created = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")
             Seeds = job.Seeds
-            BootstrapResamples = settings.Bootstrap.Resamples
+            Bootstrap = settings.Bootstrap
+            BootstrapClusters = models |> List.map (fun m -> m.TestClusters) |> List.max
             Models = Array.ofList models
             Ablations = ablations
             Pretraining = Collections.Generic.Dictionary(pre.Metrics)
@@ -262,5 +308,9 @@ let defaults =
             }
         FineTuning = demoFineTuning
         LateFusion = demoLateFusion
+        Bootstrap =
+            { Metrics.defaultBootstrap with
+                Unit = ClusterUnit
+            }
         Command = "dotnet fsi scripts/reproduce.fsx"
     }

@@ -138,7 +138,8 @@ let perEmotionBars (results: Results) =
             panel "WA" (fun e -> e.WA) (fun m -> m.AverageWA)
             panel "F1" (fun e -> e.F1) (fun m -> m.AverageF1)
         ]
-    |> Chart.withTitle $"Test WA and F1 per emotion (chosen seed; 95 %% bootstrap intervals) — {results.Dataset}"
+    |> Chart.withTitle
+        $"Test WA and F1 per emotion (chosen seed; {TableFormat.levelText results.Bootstrap.Level} bootstrap intervals over {results.Bootstrap.Unit}s) — {results.Dataset}"
     |> Chart.withSize (1100, 800)
 
 /// Table 3 as a chart: average WA and F1 per modality subset, baseline against the pre-trained model.

@@ -114,11 +114,39 @@ let private cellText =
     | Some(wa, f1) -> [ num wa; num f1 ]
     | None -> [ "–"; "–" ]
 
-/// Where a table came from: command, commit, time, and a note on datasets.
+/// The level of an interval as a percentage, e.g. "95 %".
+let levelText (level: float) =
+    (100.0 * level).ToString("0.##", CultureInfo.InvariantCulture) + " %"
+
+/// The bootstrap of the test intervals in words: level, unit, clusters, resamples, seed.
+let bootstrapNote (r: Results) =
+    let b = r.Bootstrap
+
+    let count =
+        if r.BootstrapClusters = 1 then
+            $"1 {b.Unit}"
+        else
+            $"{r.BootstrapClusters} {b.Unit}s"
+
+    let over =
+        if b.Unit = Metrics.BootstrapUnit.Segment then
+            $"over test segments, each on its own ({count})"
+        else
+            $"over whole test {b.Unit}s ({count}, all of a {b.Unit}'s segments drawn together)"
+
+    let degenerate =
+        if r.BootstrapClusters = 1 then
+            $" With one {b.Unit} every resample is the test split itself: the intervals have width 0 and show no uncertainty."
+        else
+            ""
+
+    $"test intervals: {levelText b.Level} percentile bootstrap {over}; unit {b.Unit}, {b.Resamples} resamples, seed {b.Seed}, level {b.Level.ToString(CultureInfo.InvariantCulture)}.{degenerate}"
+
+/// Where a table came from: command, commit, time, and a note on datasets and the test bootstrap.
 let provenance (r: Results) =
     [
         $"Made by `{r.Command}` at commit {r.Commit} on {r.Created}."
-        $"Our rows: {r.Dataset}; each model trained from {r.Seeds} seeds, the run chosen on dev by (average WA + average F1) / 2, thresholds tuned on dev; test intervals: 95 %% percentile bootstrap over test segments ({r.BootstrapResamples} resamples)."
+        $"Our rows: {r.Dataset}; each model trained from {r.Seeds} seeds, the run chosen on dev by (average WA + average F1) / 2, thresholds tuned on dev; {bootstrapNote r}"
         $"Rows labelled \"{paperDataset}\" are the paper's published numbers, for reference; numbers on different datasets are not comparable."
     ]
 
@@ -145,9 +173,14 @@ let markdown (r: Results) (t: Table) =
 
     if not withCi.IsEmpty then
         line ""
-        line "Our rows' averages with 95 % bootstrap intervals (chosen seed) and the spread across seeds (mean ± sd):"
+        let level = levelText r.Bootstrap.Level
+
+        line
+            $"Our rows' averages with {level} bootstrap intervals (chosen seed; resampling {r.Bootstrap.Unit}s) and the spread across seeds (mean ± sd):"
+
         line ""
-        line "| Model | Dataset | Average WA | 95 % CI | Average F1 | 95 % CI | seeds | WA across seeds | F1 across seeds |"
+
+        line $"| Model | Dataset | Average WA | {level} CI | Average F1 | {level} CI | seeds | WA across seeds | F1 across seeds |"
         line "|---|---|---:|---|---:|---|---:|---|---|"
 
         for row in withCi do

@@ -134,6 +134,29 @@ public static class CorpusFeatures
     public static string SegmentId(string videoId, int index) => $"{videoId}[{index}]";
 
     /// <summary>
+    /// The video of a segment id made by <see cref="SegmentId"/> (<c>video[index]</c> → <c>video</c>): the cluster
+    /// a segment belongs to. Throws naming the id when it is not of that form.
+    /// </summary>
+    public static string VideoOfSegment(string segmentId)
+    {
+        int open = segmentId.LastIndexOf('[');
+        if (
+            open <= 0
+            || !segmentId.EndsWith(']')
+            || !int.TryParse(
+                segmentId.AsSpan(open + 1, segmentId.Length - open - 2),
+                System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture,
+                out _
+            )
+        )
+        {
+            throw new FormatException($"segment id '{segmentId}' is not of the form video[index]; its video is unknown");
+        }
+        return segmentId[..open];
+    }
+
+    /// <summary>
     /// Builds one store per fold (<c>storeRoot/train</c>, <c>valid</c>, <c>test</c>) from a folder of .csd files:
     /// per labelled segment its audio, video and text rows and a 1 × 6 row of emotion intensities. Features are read
     /// from the .csd files only when some item must be (re)computed. A segment with no row in a modality or

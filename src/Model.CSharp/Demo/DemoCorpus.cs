@@ -11,7 +11,12 @@ using Research.Model.Video;
 
 namespace Research.Model.Demo;
 
-/// <summary>What a generated demo corpus holds (also its manifest.json).</summary>
+/// <summary>
+/// What a generated demo corpus holds (also its manifest.json). The emotion folds are by speaker
+/// (<see cref="FoldsBy"/>): no speaker has items in two folds; <see cref="PositivesByFold"/> gives the label
+/// distribution per fold. <see cref="ClusterBy"/> is the unit test items cluster in, which the main job's interval
+/// bootstrap resamples; <see cref="SpeakerOfVideo"/> gives the speaker of every video.
+/// </summary>
 public sealed record DemoCorpusSummary(
     string Generator,
     DemoCorpusOptions Options,
@@ -23,7 +28,11 @@ public sealed record DemoCorpusSummary(
     int EmotionSegments,
     IReadOnlyDictionary<string, int> SegmentsByFold,
     IReadOnlyDictionary<string, int[]> PositivesByFold,
-    IReadOnlyList<string> WordsWithoutVectors
+    IReadOnlyList<string> WordsWithoutVectors,
+    string FoldsBy,
+    string ClusterBy,
+    IReadOnlyDictionary<string, string[]> SpeakersByFold,
+    IReadOnlyDictionary<string, string> SpeakerOfVideo
 );
 
 /// <summary>
@@ -34,7 +43,7 @@ public sealed record DemoCorpusSummary(
 /// MP4 per utterance (<c>pretrain/video</c>) showing the speaker's face, the mouth following the speech envelope.</item>
 /// <item><c>emotion/</c> — CMU-MOSEI's role: CMU-MultimodalSDK <c>.csd</c> files (LFBE audio features, visual
 /// features, word vectors with word intervals, All Labels) for other speakers' videos of several labelled segments
-/// each, with a folds JSON. Emotions show partly in the words, partly in the prosody and partly on the face.</item>
+/// each, with a folds JSON that splits train/valid/test by speaker (<see cref="DemoFolds"/>). Emotions show partly in the words, partly in the prosody and partly on the face.</item>
 /// <item><c>glove.demo.300d.txt</c> — word vectors in GloVe's text format (random; emotion cue words share a
 /// direction per emotion; three names are left out so out-of-vocabulary handling is exercised).</item>
 /// </list>
@@ -44,7 +53,7 @@ public sealed record DemoCorpusSummary(
 public static class DemoCorpus
 {
     /// <summary>Changes whenever the generator's output changes, so stale corpora are regenerated.</summary>
-    public const string Generator = "research-demo-corpus/2";
+    public const string Generator = "research-demo-corpus/3";
 
     /// <summary>Root names of the emotion corpus's .csd files.</summary>
     public const string AudioRoot = "LFBE",
@@ -116,7 +125,13 @@ public static class DemoCorpus
         var vectors = WriteWordVectors(Path.Combine(root, "glove.demo.300d.txt"), o, new Random(Mix(o.Seed, 1)));
 
         var (utterances, seconds) = GeneratePretraining(Path.Combine(root, "pretrain"), pretrainSpeakers, o, log);
-        var (videos, segments, folds, positives) = GenerateEmotion(Path.Combine(root, "emotion"), emotionSpeakers, vectors, o, log);
+        var (videos, segments, folds, positives, assignment, speakerOf) = GenerateEmotion(
+            Path.Combine(root, "emotion"),
+            emotionSpeakers,
+            vectors,
+            o,
+            log
+        );
 
         var summary = new DemoCorpusSummary(
             Generator,
@@ -129,7 +144,11 @@ public static class DemoCorpus
             segments,
             folds,
             positives,
-            WordsWithoutVectors
+            WordsWithoutVectors,
+            FoldsBy: "speaker",
+            ClusterBy: "speaker",
+            assignment.Speakers,
+            speakerOf
         );
         File.WriteAllText(Path.Combine(root, "manifest.json"), JsonSerializer.Serialize(summary, Json));
         return summary;
@@ -301,7 +320,14 @@ public static class DemoCorpus
         float[][] Intensities
     );
 
-    static (int videos, int segments, IReadOnlyDictionary<string, int>, IReadOnlyDictionary<string, int[]>) GenerateEmotion(
+    static (
+        int videos,
+        int segments,
+        IReadOnlyDictionary<string, int>,
+        IReadOnlyDictionary<string, int[]>,
+        DemoFoldAssignment,
+        IReadOnlyDictionary<string, string>
+    ) GenerateEmotion(
         string dir,
         IReadOnlyList<DemoSpeaker> speakers,
         IReadOnlyDictionary<string, float[]> vectors,
@@ -338,7 +364,9 @@ public static class DemoCorpus
         );
         Directory.Delete(scratch, true);
 
-        var folds = AssignFolds(results.Select(r => r.Id).ToArray(), o);
+        var speakerOf = jobs.ToDictionary(j => j.id, j => j.speaker.Id);
+        var assignment = DemoFolds.BySpeaker(results.Select(r => new DemoVideoLabels(r.Id, speakerOf[r.Id], r.Intensities)).ToArray(), o);
+        var folds = assignment.Videos;
         var meta = new Dictionary<string, string>
         {
             ["generator"] = JsonSerializer.Serialize(Generator),
@@ -377,7 +405,7 @@ public static class DemoCorpus
                 }
             }
         }
-        return (results.Length, results.Sum(r => r.Intensities.Length), segmentsByFold, positives);
+        return (results.Length, results.Sum(r => r.Intensities.Length), segmentsByFold, positives, assignment, speakerOf);
     }
 
     static VideoResult GenerateVideo(
@@ -486,20 +514,6 @@ public static class DemoCorpus
             new CsdSequence(labels, labelIntervals),
             segments.Select(s => s.Intensities).ToArray()
         );
-    }
-
-    static Dictionary<string, string[]> AssignFolds(string[] videoIds, DemoCorpusOptions o)
-    {
-        var ids = videoIds.Order(StringComparer.Ordinal).ToArray();
-        new Random(Mix(o.Seed, 2)).Shuffle(ids);
-        int test = (int)Math.Round(o.TestShare * ids.Length),
-            valid = Math.Max(1, (int)Math.Round(o.ValidShare * ids.Length));
-        return new Dictionary<string, string[]>
-        {
-            ["test"] = ids.Take(test).Order(StringComparer.Ordinal).ToArray(),
-            ["valid"] = ids.Skip(test).Take(valid).Order(StringComparer.Ordinal).ToArray(),
-            ["train"] = ids.Skip(test + valid).Order(StringComparer.Ordinal).ToArray(),
-        };
     }
 
     /// <summary>Thread-safe progress lines: count, rate and time left, about every 5% of the work.</summary>

@@ -43,10 +43,13 @@ public sealed record DemoCorpusOptions
     /// <summary>Dimension of the demo word vectors (GloVe's 300).</summary>
     public int WordVectorDim { get; init; } = 300;
 
-    /// <summary>Share of emotion videos in the validation and test folds (the rest train), like MOSEI's 2249/300/678.</summary>
+    /// <summary>
+    /// Share of emotion speakers in the validation fold (folds are by speaker, all of a speaker's videos in one fold;
+    /// the rest train), like MOSEI's 2249/300/678 videos. Each fold gets at least one speaker.
+    /// </summary>
     public double ValidShare { get; init; } = 0.1;
 
-    /// <summary>Share of emotion videos in the test fold.</summary>
+    /// <summary>Share of emotion speakers in the test fold (at least one).</summary>
     public double TestShare { get; init; } = 0.2;
 
     /// <summary>Worker threads for synthesis, rendering and encoding.</summary>
@@ -55,7 +58,7 @@ public sealed record DemoCorpusOptions
     /// <summary>These options with another seed and worker count (workers do not change the corpus).</summary>
     public DemoCorpusOptions With(int seed, int workers) => this with { Seed = seed, Workers = workers };
 
-    /// <summary>A small corpus for tests: a few speakers and videos.</summary>
+    /// <summary>A small corpus for tests: a few speakers and videos (one emotion speaker per fold).</summary>
     public static DemoCorpusOptions Tiny =>
         new()
         {

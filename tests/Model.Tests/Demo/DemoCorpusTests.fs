@@ -93,6 +93,28 @@ let tests =
                         |> Seq.length
 
                     Expect.equal counted n $"{fold} segments"
+
+                // Folds by speaker, as the manifest says: each speaker's segments lie in one fold, each fold has one.
+                Expect.equal summary.FoldsBy "speaker" "the manifest states the folds' unit"
+                Expect.equal summary.ClusterBy "speaker" "and the cluster the intervals resample"
+
+                let foldsOfSpeaker =
+                    segments
+                    |> Seq.groupBy (fun s -> summary.SpeakerOfVideo[s.VideoId])
+                    |> Seq.map (fun (speaker, segs) -> speaker, segs |> Seq.map _.Fold |> Set.ofSeq)
+                    |> List.ofSeq
+
+                for speaker, folds in foldsOfSpeaker do
+                    Expect.equal folds.Count 1 $"{speaker} is in one fold only ({folds})"
+
+                Expect.equal foldsOfSpeaker.Length DemoCorpusOptions.Tiny.EmotionSpeakers "every speaker has segments"
+
+                for KeyValue(fold, speakers) in summary.SpeakersByFold do
+                    Expect.isNonEmpty speakers $"{fold} has a speaker"
+
+                    for speaker in speakers do
+                        let _, folds = foldsOfSpeaker |> List.find (fun (s, _) -> s = speaker)
+                        Expect.equal (folds.MinimumElement.ToString().ToLowerInvariant()) fold $"{speaker} in {fold}"
             }
 
             test "the demo word vectors leave the announced words out of vocabulary" {

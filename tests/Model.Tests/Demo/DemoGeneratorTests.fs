@@ -116,6 +116,65 @@ let tests =
                 Expect.all closed (fun v -> v >= 0f && v <= 1f) "grey levels in [0, 1]"
             }
 
+            test "demo folds are by speaker: disjoint speakers, every video once, every emotion's positives in every fold" {
+                // 20 speakers of 3 videos with 2 segments each; happy everywhere, fear only with 3 of the speakers,
+                // so a plain shuffle would mostly leave fear out of a fold.
+                let fearful = set [ "em0003"; "em0011"; "em0017" ]
+
+                let videos =
+                    [|
+                        for s in 0..19 do
+                            let speaker = $"em{s:D4}"
+
+                            for v in 0..2 ->
+                                let fear = if fearful.Contains speaker && v = 0 then 1f else 0f
+
+                                DemoVideoLabels(
+                                    $"{speaker}_v{v}",
+                                    speaker,
+                                    [| [| 1f; 0f; 0f; 0f; 0f; fear |]; [| 0f; 1f; 0f; 0f; 0f; 0f |] |]
+                                )
+                    |]
+
+                let o = DemoCorpusOptions()
+                let folds = DemoFolds.BySpeaker(videos, o)
+                let speakers f = Set.ofArray folds.Speakers[f]
+
+                Expect.equal
+                    (DemoFolds.Names |> Array.map (fun f -> folds.Speakers[f].Length))
+                    [| 14; 2; 4 |]
+                    "train 70 %, valid 10 %, test 20 % of 20 speakers"
+
+                for a in DemoFolds.Names do
+                    for b in DemoFolds.Names do
+                        if a < b then
+                            Expect.isEmpty (Set.intersect (speakers a) (speakers b)) $"{a} and {b} share no speaker"
+
+                let assigned = DemoFolds.Names |> Array.collect (fun f -> folds.Videos[f])
+                Expect.equal (Array.sort assigned) (videos |> Array.map _.Id |> Array.sort) "every video exactly once"
+
+                for f in DemoFolds.Names do
+                    for id in folds.Videos[f] do
+                        let v = videos |> Array.find (fun v -> v.Id = id)
+                        Expect.isTrue ((speakers f).Contains v.Speaker) $"{id} is in its speaker's fold {f}"
+
+                    Expect.isNonEmpty (Set.intersect (speakers f) fearful) $"{f} has a fearful speaker"
+
+                let again = DemoFolds.BySpeaker(videos, o)
+
+                let videosOf (a: DemoFoldAssignment) =
+                    DemoFolds.Names |> Array.map (fun f -> a.Videos[f])
+
+                Expect.equal (videosOf again) (videosOf folds) "the seed fixes the folds"
+                let three = videos |> Array.filter (fun v -> v.Speaker < "em0003")
+                let tiny = DemoFolds.BySpeaker(three, o)
+                Expect.equal (DemoFolds.Names |> Array.map (fun f -> tiny.Speakers[f].Length)) [| 1; 1; 1 |] "3 speakers: one per fold"
+                let two = videos |> Array.filter (fun v -> v.Speaker < "em0002")
+
+                Expect.throwsC (fun () -> DemoFolds.BySpeaker(two, o) |> ignore) (fun e ->
+                    Expect.stringContains e.Message "2 speaker(s)" "names the count")
+            }
+
             test "espeak-ng speaks a sentence to a 16-bit WAV that grows with the text" {
                 let dir = Directory.CreateTempSubdirectory "espeak"
 
