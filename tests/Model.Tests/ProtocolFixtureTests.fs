@@ -52,9 +52,15 @@ let private settings: Settings =
                 Resamples = 50
                 Seed = 0
                 Level = 0.95
+                Unit = Metrics.BootstrapUnit.Segment
             }
         Dataset = "fixture data"
+        ClusterOf = id
     }
+
+/// A split with its item ids, as `report` takes the test split (segment resampling: each id its own cluster).
+let private withIds (s: Metrics.Split) =
+    Array.init s.Labels.Length (fun i -> $"{s.Name}-{i}"), s
 
 /// Writes a run's dev and test predictions (the files a finished run's report is read from).
 let private writeRun (run: string) (dev: Metrics.Split) (test: Metrics.Split) =
@@ -138,7 +144,7 @@ let private fixtureSplits =
 let private modelResult (key: string) (label: string) (seeds: (int * Metrics.Split * Metrics.Split) list) =
     let chosen = choose [ for s, d, _ in seeds -> s, Metrics.devReport d ]
     let _, dev, test = seeds |> List.find (fun (s, _, _) -> s = chosen)
-    let perEmotion, wa, f1 = report settings dev test
+    let perEmotion, wa, f1, clusters = report settings dev (withIds test)
 
     {
         Key = key
@@ -161,6 +167,7 @@ let private modelResult (key: string) (label: string) (seeds: (int * Metrics.Spl
         PerEmotion = perEmotion
         AverageWA = wa
         AverageF1 = f1
+        TestClusters = clusters
     }
 
 let private seedsOf (qualities: (int * float * float) list) (salt: int) =
@@ -197,7 +204,7 @@ let private tableResults =
                          let q = 0.2 + 0.15 * float i + (if salt = 5000 then 0.05 else 0.0)
                          let dev = split "dev" devLabels (mixed q (salt + i) devLabels)
                          let test = split "test" testLabels (mixed q (salt + i + 100) testLabels)
-                         let per, wa, f1 = report settings dev test
+                         let per, wa, f1, _ = report settings dev (withIds test)
 
                          {
                              Key = key
@@ -216,7 +223,8 @@ let private tableResults =
              Commit = "0000000"
              Created = "2026-12-03 00:00 +00:00"
              Seeds = 4
-             BootstrapResamples = settings.Bootstrap.Resamples
+             Bootstrap = settings.Bootstrap
+             BootstrapClusters = testLabels.Length
              Models = models
              Ablations = ablations
              Pretraining = Collections.Generic.Dictionary(dict [ "cer", 0.5 ])
@@ -273,13 +281,13 @@ let tests =
         [
             test "report: thresholds from dev, intervals on test; swapping dev and test changes the numbers" {
                 let dev, test = fixtureSplits[3]
-                let perEmotion, wa, f1 = report settings dev test
+                let perEmotion, wa, f1, _ = report settings dev (withIds test)
                 let ci = Metrics.bootstrap settings.Bootstrap (Metrics.tune dev) test
                 close "WA" wa.Value ci.AverageWA.Value
                 close "WA low" wa.Low ci.AverageWA.Low
                 close "F1 high" f1.High ci.AverageF1.High
                 close "fear F1" perEmotion[5].F1.Value ci.PerEmotion[5].F1.Value
-                let _, swappedWA, swappedF1 = report settings test dev
+                let _, swappedWA, swappedF1, _ = report settings test (withIds dev)
                 Expect.notEqual (swappedWA.Value, swappedF1.Value) (wa.Value, f1.Value) "dev and test are not interchangeable"
             }
 
@@ -395,7 +403,7 @@ let tests =
 
                     Expect.isGreaterThan (maxDiff devA.Scores (scores (Path.Combine(run, "dev.csv")))) 1e-6 "audio only scores differently"
 
-                    let per, wa, f1 = report one devA testA
+                    let per, wa, f1, _ = report one devA (withIds testA)
                     close "A: average WA from its own predictions" a.AverageWA.Value wa.Value
                     close "A: average F1 from its own predictions" a.AverageF1.Value f1.Value
                     close "A: happy WA" a.PerEmotion[0].WA.Value per[0].WA.Value
