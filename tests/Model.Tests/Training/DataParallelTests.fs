@@ -127,7 +127,7 @@ let tests =
             test "SIGKILL of one rank stops the job within seconds naming it; the rerun resumes and ends as an uninterrupted run" {
                 let reference = tempDir "dp-kill-ref"
                 let killed = tempDir "dp-kill"
-                let steps = 400
+                let steps = 40
 
                 try
                     let referenceWeights, referenceLoss, _ = runRanks 2 reference steps 0.1
