@@ -35,6 +35,7 @@ let usage =
                     "run folders; finished runs are reused, unfinished ones resume"
                 flag "tables" "DIR" defaults.Tables "Tables 1–3 (.md, .tex, .csv), results.json, plots and index.html"
                 flag "workers" "N" "the number of cores" "parallel workers for corpus generation and features"
+                flag "ranks" "N" "1" "data-parallel processes for pre-training (mpirun -np N; docs/scaling.md)"
                 flag "pretrain-steps" "N" "the preset's" "pre-training steps"
                 flag "finetune-steps" "N" "the preset's" "steps of every emotion model"
                 flag "pretrain-data" "KALDI_DIR" "none (demo corpus)" "real data: the pre-training Kaldi data dir"
@@ -157,6 +158,7 @@ let main (argv: string array) : int =
             Corpus = corpus.With(corpus.Seed, workers)
             Real = real
             Workers = workers
+            Ranks = f.Int("ranks", 1)
             Runs = f.Get("runs", runsDefault)
             Tables = f.Get("tables", defaults.Tables)
             Seeds = seeds

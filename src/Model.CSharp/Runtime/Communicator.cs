@@ -28,8 +28,13 @@ public static class Communicator
         }
         catch (Exception e) when (communicator.Size > 1)
         {
-            Console.Error.WriteLine($"rank {communicator.Rank} of {communicator.Size} failed: {e.Message}");
-            Console.Error.WriteLine(e);
+            Console.Error.WriteLine(
+                $"rank {communicator.Rank} of {communicator.Size} failed: {e.Message} ({e.GetType().Name}; RESEARCH_DEBUG=1 shows the stack)"
+            );
+            if (Environment.GetEnvironmentVariable("RESEARCH_DEBUG") == "1")
+            {
+                Console.Error.WriteLine(e);
+            }
             communicator.Abort(1);
             return 1;
         }
