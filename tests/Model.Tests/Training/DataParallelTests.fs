@@ -6,6 +6,7 @@ open System.IO
 open System.Text.Json
 open Expecto
 open Research.Model.Runtime
+open Research.Model
 open Research.Model.Training
 open Research.Model.Tests.Training.TrainingChild
 
@@ -90,6 +91,54 @@ let tests =
                 let buckets = GradientReducer.Buckets([| 3L; 3L; 10L; 1L; 1L |], 6L * 4L)
                 Expect.equal (buckets |> Seq.map List.ofArray |> List.ofSeq) [ [ 0; 1 ]; [ 2 ]; [ 3; 4 ] ] "buckets"
                 Expect.equal DataParallel.Silent DataParallel.Silent "one silent observer"
+                let path = Environment.GetEnvironmentVariable "PATH"
+
+                try
+                    Environment.SetEnvironmentVariable("PATH", Path.GetTempPath())
+
+                    Expect.throwsC (fun () -> MpiLauncher.Find() |> ignore) (fun e ->
+                        Expect.stringContains e.Message "openmpi-bin" "a missing mpirun says what to install")
+                finally
+                    Environment.SetEnvironmentVariable("PATH", path)
+            }
+
+            test "ranks that disagree on config, data or model stop with an error naming the rank and the difference" {
+                let config = Research.Model.Tests.Fixtures.tiny
+                use model = new Research.Model.Models.MultiTaskModel(config)
+                let options = TrainerOptions(Steps = 10L, BatchSize = 4)
+                let source = SyntheticSource(config, 20, 0) :> IBatchSource
+                let struct (c, d, m) = DataParallel.Fingerprints("{}", options, source, model)
+
+                /// Rank 1 of 2 whose rank 0 has fingerprints `root` (its own mask is the only non-zero one).
+                let rankOne (root: int64 array) =
+                    { new ICommunicator with
+                        member _.Rank = 1
+                        member _.Size = 2
+                        member _.Engine = "fake"
+                        member _.AllReduceSum _ = ()
+
+                        member _.Broadcast(buffer, _) =
+                            buffer.copy_ (TorchSharp.torch.tensor root) |> ignore
+
+                        member _.Barrier() = ()
+                        member _.Abort _ = ()
+                        member _.Dispose() = ()
+                    }
+
+                DataParallel.CheckAgreement(rankOne [| c; d; m |], "{}", options, source, model)
+
+                let fails root (what: string) =
+                    Expect.throwsC (fun () -> DataParallel.CheckAgreement(rankOne root, "{}", options, source, model)) (fun e ->
+                        Expect.stringContains e.Message $"rank 1 differs from rank 0 in its {what}" e.Message)
+
+                fails [| c + 1L; d; m |] "config or trainer options"
+                fails [| c; d + 1L; m |] "training data"
+                fails [| c; d; m + 1L |] "model parameters"
+
+                let struct (_, otherData, _) =
+                    DataParallel.Fingerprints("{}", options, SyntheticSource(config, 21, 0), model)
+
+                Expect.notEqual otherData d "one more item changes the data fingerprint"
             }
 
             test "2 ranks (mpirun, loopback) reach one process's weights and metrics; a run continues with another number of ranks" {
