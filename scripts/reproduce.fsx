@@ -3,6 +3,10 @@
 // help: dotnet fsi scripts/reproduce.fsx -- --help
 #load "Research.fsx"
 
+// --ranks N (data-parallel pre-training) runs mpirun; only then is OpenMPI needed.
+if Research.scriptArgs () |> Array.contains "--ranks" then
+    Research.requireDebian "data-parallel pre-training (--ranks)" [ "openmpi-bin"; "libopenmpi-dev" ]
+
 // The demo corpus speaks with espeak-ng and encodes its videos with ffmpeg.
 Research.requireDebian "the demo corpus" [ "espeak-ng"; "ffmpeg" ]
 exit (Research.runEntry "reproduce" (Research.scriptArgs ()))

@@ -37,6 +37,7 @@ if not (fsharpFormatted && csharpFormatted) then
 
 // Tests speak with espeak-ng and decode/encode media with ffmpeg (as the demo corpus does).
 Research.requireDebian "the tests" [ "espeak-ng"; "ffmpeg" ]
+Research.requireDebian "the data-parallel tests (mpirun, libmpi)" [ "openmpi-bin"; "libopenmpi-dev" ]
 
 // Optional tools, installed as root (as on CI) so that no test skips: headless Chromium for the index page's browser
 // check and the PNG copies of the figures; numpy for the check that numpy reads our .npy files. Elsewhere, without

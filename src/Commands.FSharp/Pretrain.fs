@@ -10,7 +10,11 @@ let usage =
         Script = "scripts/pretrain.fsx"
         Synopsis = "[flags]"
         Summary = "Multi-task pre-training (ASR + speaker identification) of the transformer encoder."
-        Flags = ConfigFlags.flags (List.map fst Pretrain.presets)
+        Flags =
+            ConfigFlags.flags (List.map fst Pretrain.presets)
+            @ [
+                flag "ranks" "N" "1" "data-parallel processes (mpirun -np N on this machine; the global batch is kept, see docs/scaling.md)"
+            ]
         Examples =
             [
                 "dotnet fsi scripts/pretrain.fsx"
@@ -23,5 +27,14 @@ let usage =
 let main (argv: string array) : int =
     let f = parseUsage usage argv
     let c = ConfigFlags.resolve Pretrain.presets f
-    Pretrain.run (ConfigFlags.runs f) c |> ignore
-    0
+    let ranks = f.Int("ranks", 1)
+
+    if ranks > 1 && not (Research.Model.Runtime.Communicator.LaunchedByMpi()) then
+        Pretrain.launchRanks ranks (ConfigFlags.runs f) c
+
+    Research.Model.Runtime.Communicator.Run(
+        Research.Model.Runtime.Communicator.FromEnvironment(),
+        fun () ->
+            Pretrain.run (ConfigFlags.runs f) c |> ignore
+            0
+    )

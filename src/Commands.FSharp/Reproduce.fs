@@ -47,6 +47,7 @@ let usage =
                     "test intervals resample whole clusters (CMU-MOSEI: videos; demo corpus: speakers) or single segments"
                 flag "bootstrap-resamples" "N" (string defaults.Bootstrap.Resamples) "resamples of the test bootstrap"
                 flag "bootstrap-seed" "S" (string defaults.Bootstrap.Seed) "seed of the test bootstrap"
+                flag "ranks" "N" "1" "data-parallel processes for pre-training (mpirun -np N; docs/scaling.md)"
                 flag "pretrain-steps" "N" "the preset's" "pre-training steps"
                 flag "finetune-steps" "N" "the preset's" "steps of every emotion model"
                 flag "pretrain-data" "KALDI_DIR" "none (demo corpus)" "real data: the pre-training Kaldi data dir"
@@ -179,6 +180,7 @@ let main (argv: string array) : int =
             Corpus = corpus.With(corpus.Seed, workers)
             Real = real
             Workers = workers
+            Ranks = f.Int("ranks", 1)
             Runs = f.Get("runs", runsDefault)
             Tables = f.Get("tables", defaults.Tables)
             Plotly =

@@ -8,6 +8,8 @@ let main argv =
 
     match argv with
     | [| "--train-child"; dir |] -> Research.Model.Tests.Training.TrainingChild.main dir
+    | [| "--parallel-child"; dir; steps; dropout |] ->
+        Research.Model.Tests.Training.TrainingChild.parallelMain dir (int64 steps) (float dropout)
     | _ ->
         // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
         runTestsInAssemblyWithCLIArgs [ Sequenced ] argv

@@ -25,6 +25,8 @@ type Job =
         /// Real corpora instead of the demo (None = the demo corpus).
         Real: Prepare.RealData option
         Workers: int
+        /// Data-parallel processes of the pre-training stage (1: this process; more: mpirun, docs/scaling.md).
+        Ranks: int
         Runs: string
         Tables: string
         /// How the figures get plotly.js: inline in each file (the default), or one shared plotly.min.js beside them.
@@ -158,7 +160,16 @@ let run (job: Job) : Results =
         }
 
     say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
-    let pre = stages.Time("pre-training", fun () -> Pretrain.run job.Runs pretraining)
+
+    let pre =
+        stages.Time(
+            "pre-training",
+            fun () ->
+                if job.Ranks > 1 then
+                    Pretrain.launchRanks job.Ranks job.Runs pretraining
+
+                Pretrain.run job.Runs pretraining
+        )
 
     say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
 
@@ -298,6 +309,7 @@ let defaults =
         Corpus = DemoCorpusOptions()
         Real = None
         Workers = Environment.ProcessorCount
+        Ranks = 1
         Runs = Path.Combine("runs", "reproduce-demo")
         Tables = "paper-tables"
         Plotly = Plots.Inline

@@ -30,8 +30,19 @@ let modelConfigFile = "model-config.json"
 let presets = [ "demo", demoPretraining; "paper", paperPretraining ]
 
 /// Trains (or resumes, or reuses) the run of `c` under `runs`; returns where its results are.
+/// Under `mpirun` every rank calls it (data-parallel, see docs/scaling.md): rank 0 owns the run folder, the others only
+/// train; threads per rank are at most the cores divided among the ranks on the machine.
 let run (runs: string) (c: Pretraining) : Result =
-    TorchRuntime.Initialize c.Threads
+    let comm = Communicator.FromEnvironment()
+    let lead = comm.Rank = 0
+
+    TorchRuntime.Initialize(
+        if comm.Size > 1 then
+            min c.Threads (Communicator.DefaultThreads())
+        else
+            c.Threads
+    )
+
     let path = Path.GetFullPath(Path.Combine(runs, c.Name))
     let weights = Path.Combine(path, weightsFile)
     let modelConfigPath = Path.Combine(path, modelConfigFile)
@@ -56,7 +67,13 @@ let run (runs: string) (c: Pretraining) : Result =
         )
     else
         FeatureStores.checkCmvnSplit c.Store c.HeldOutPerSpeaker
-        use folder = RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
+
+        use folder =
+            if lead then
+                RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
+            else
+                null
+
         let device = Devices.Resolve c.Device
         let dir = FeatureStores.loadForStore c.DataDir
         use store = FeatureStore.Open c.Store
@@ -94,7 +111,9 @@ let run (runs: string) (c: Pretraining) : Result =
             LearningRateSchedule(c.Budget.LrFactor, c.Model.DModel, c.Budget.Warmup)
 
         let step = TrainStep(model, criterion, schedule, c.Budget.ClipNorm)
-        use observer = new RunObserver(folder, "held-out")
+        use runObserver = if lead then new RunObserver(folder, "held-out") else null
+
+        let observer: ITrainingObserver = if lead then runObserver else DataParallel.Silent
 
         let evaluate () =
             Evaluation.Pretraining(model, criterion, heldOut, device, c.Budget.BatchSize)
@@ -108,32 +127,60 @@ let run (runs: string) (c: Pretraining) : Result =
                 train,
                 device,
                 options,
-                folder.PathOf "checkpoint.bin",
+                Path.Combine(path, "checkpoint.bin"),
                 toJson c,
                 Func<_>(evaluate),
                 null,
                 null,
-                observer
+                observer,
+                comm
             )
 
-        Trainer.SaveWeights(model, weights)
+        if not lead then
+            result state.LastEvaluation
+        else
 
-        File.WriteAllText(
-            modelConfigPath,
-            Text.Json.JsonSerializer.Serialize(config, Text.Json.JsonSerializerOptions(WriteIndented = true))
-        )
+            Trainer.SaveWeights(model, weights)
 
-        folder.Finish(
-            {|
-                dataset = c.DataDir
-                steps = state.Step
-                held_out = state.LastEvaluation
-                speakers = train.SpeakerCount
-                chance_speaker_accuracy = 1.0 / float train.SpeakerCount
-                // The final learned modality weights (ModelConfig.LearnedModalityWeights), else null.
-                modality_weights = (model :> ITaskModel).LoggedValues
-            |}
-        )
+            File.WriteAllText(
+                modelConfigPath,
+                Text.Json.JsonSerializer.Serialize(config, Text.Json.JsonSerializerOptions(WriteIndented = true))
+            )
 
-        printfn "pre-training %s: done; %s" c.Name path
-        result state.LastEvaluation
+            folder.Finish(
+                {|
+                    dataset = c.DataDir
+                    steps = state.Step
+                    held_out = state.LastEvaluation
+                    speakers = train.SpeakerCount
+                    chance_speaker_accuracy = 1.0 / float train.SpeakerCount
+                    // The final learned modality weights (ModelConfig.LearnedModalityWeights), else null.
+                    modality_weights = (model :> ITaskModel).LoggedValues
+                |}
+            )
+
+            printfn "pre-training %s: done; %s" c.Name path
+            result state.LastEvaluation
+
+/// Trains `c` as `ranks` data-parallel processes on this machine: runs `mpirun -np ranks dotnet fsi
+/// scripts/pretrain.fsx` with the resolved config and waits; then `run` reuses the finished run. Clear errors for a
+/// missing mpirun or more ranks than items in a batch, before anything is written.
+let launchRanks (ranks: int) (runs: string) (c: Pretraining) =
+    DataParallel.CheckBatch(c.Budget.BatchSize, ranks)
+    MpiLauncher.Find() |> ignore
+    Directory.CreateDirectory runs |> ignore
+    let configFile = Path.Combine(runs, $".{c.Name}.ranks-{Environment.ProcessId}.json")
+    File.WriteAllText(configFile, toJson c)
+
+    try
+        let script = Path.Combine(Machine.repoRoot (), "scripts", "pretrain.fsx")
+        printfn "pre-training %s: %d ranks (mpirun)" c.Name ranks
+
+        let code =
+            MpiLauncher.Run(ranks, "dotnet", [ "fsi"; script; "--"; "--config"; configFile; "--runs"; runs ])
+
+        if code <> 0 then
+            failwith
+                $"pre-training {c.Name} on {ranks} ranks failed (mpirun exit code {code}); the same command resumes from the last checkpoint"
+    finally
+        File.Delete configFile

@@ -8,6 +8,18 @@ namespace Research.Model.Models;
 public sealed record LossTerms(Tensor Total, Tensor? Asr, Tensor? Speaker, Tensor? Emotion);
 
 /// <summary>
+/// One process's share of a global batch's normalisers in data-parallel training: its ASR target tokens over the
+/// global batch's (for the token-averaged cross-entropy) and its items over the global batch's (for the item-averaged
+/// terms: CTC, speaker, emotion). Each term is scaled by its share, so the sum over processes of the scaled losses (and
+/// of their gradients) is the loss (and gradient) of the whole batch in one process.
+/// </summary>
+public sealed record LossShares(double Tokens, double Items)
+{
+    /// <summary>The whole batch (one process).</summary>
+    public static readonly LossShares Whole = new(1.0, 1.0);
+}
+
+/// <summary>
 /// total = w_asr · CE(characters, label smoothing, pads ignored) + w_spk · CE(speaker) + w_emo · BCE(emotions, per-class positive weights).
 /// Weights come from <see cref="TaskWeights"/>; a task with weight 0 is not computed.
 /// </summary>
@@ -62,9 +74,10 @@ public sealed class MultiTaskCriterion
         return F.ctc_loss(logProbs, asrTarget, inputLengths, targetLengths, blank: CharVocabulary.Pad, zero_infinity: true);
     }
 
-    /// <summary>The loss of one batch.</summary>
-    public LossTerms Compute(ModelOutput output, Targets targets)
+    /// <summary>The loss of one batch, or of one process's share of a global batch when <paramref name="shares"/> is given.</summary>
+    public LossTerms Compute(ModelOutput output, Targets targets, LossShares? shares = null)
     {
+        shares ??= LossShares.Whole;
         Tensor? asr = null,
             speaker = null,
             emotion = null;
@@ -82,12 +95,20 @@ public sealed class MultiTaskCriterion
                 ignore_index: CharVocabulary.Pad,
                 label_smoothing: labelSmoothing
             );
+            if (shares.Tokens != 1.0)
+            {
+                asr = asr * shares.Tokens;
+            }
             if (ctcWeight > 0)
             {
                 var ctcLogits =
                     output.CtcLogits
                     ?? throw new ArgumentException("CTC share > 0 but the model produced no CTC logits (built with CtcWeight 0?)");
                 var ctc = Ctc(ctcLogits, output.Encoder!.Padding, target);
+                if (shares.Items != 1.0)
+                {
+                    ctc = ctc * shares.Items;
+                }
                 asr = asr * (1 - ctcWeight) + ctc * ctcWeight;
             }
             total = total + asr * weights.Asr;
@@ -97,6 +118,10 @@ public sealed class MultiTaskCriterion
             var logits = output.SpeakerLogits ?? throw new ArgumentException("speaker weight > 0 but the model has no speaker head");
             var target = targets.Speakers ?? throw new ArgumentException("speaker weight > 0 but the batch has no speaker labels");
             speaker = F.cross_entropy(logits, target);
+            if (shares.Items != 1.0)
+            {
+                speaker = speaker * shares.Items;
+            }
             total = total + speaker * weights.Speaker;
         }
         if (weights.Emotion > 0)
@@ -104,6 +129,10 @@ public sealed class MultiTaskCriterion
             var logits = output.EmotionLogits ?? throw new ArgumentException("emotion weight > 0 but the model has no emotion head");
             var target = targets.Emotions ?? throw new ArgumentException("emotion weight > 0 but the batch has no emotion labels");
             emotion = F.binary_cross_entropy_with_logits(logits, target, pos_weights: emotionPositiveWeights);
+            if (shares.Items != 1.0)
+            {
+                emotion = emotion * shares.Items;
+            }
             total = total + emotion * weights.Emotion;
         }
         return new LossTerms(total, asr, speaker, emotion);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Research.Model.Models;
 using Research.Model.Runtime;
+using Research.Model.Text;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -59,6 +60,78 @@ public sealed class TrainStep
 
     /// <summary>Runs one step on a batch and returns its loss terms; throws, naming the step and terms, on a non-finite loss.</summary>
     public StepResult Run(EncoderInput input, Targets targets) => CollectionGuard.Run(() => Unguarded(input, targets));
+
+    /// <summary>The gradient exchange of a data-parallel run (null in one process).</summary>
+    public GradientReducer? Reducer { get; private set; }
+
+    /// <summary>Makes the following steps data-parallel over <paramref name="communicator"/>'s ranks.</summary>
+    public void Distribute(ICommunicator communicator, long bucketBytes = GradientReducer.DefaultBucketBytes)
+    {
+        Reducer = communicator.Size > 1 ? new GradientReducer(communicator, model.parameters(), bucketBytes) : null;
+        this.communicator = communicator;
+    }
+
+    ICommunicator communicator = SingleProcessCommunicator.Instance;
+
+    /// <summary>
+    /// One data-parallel step: this rank's share of a global batch (null input when its share is empty). Every rank
+    /// learns the global batch's token and item counts, scales its loss terms by its shares of them
+    /// (<see cref="LossShares"/>), back-propagates, and the gradients are summed over the ranks: the update is the one
+    /// a single process makes on the whole batch (up to float32 summation order). Returns the whole batch's loss terms.
+    /// </summary>
+    public StepResult RunShare(EncoderInput? input, Targets? targets, int items) =>
+        CollectionGuard.Run(() => UnguardedShare(input, targets, items));
+
+    StepResult UnguardedShare(EncoderInput? input, Targets? targets, int items)
+    {
+        var reducer = Reducer ?? throw new InvalidOperationException("RunShare needs Distribute with more than one rank");
+        var clock = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        long step = Steps + 1;
+        double lr = schedule.At(step);
+        foreach (var group in Optimizer.ParamGroups)
+        {
+            group.LearningRate = lr;
+        }
+        model.train();
+        Optimizer.zero_grad();
+        long tokens = targets?.AsrTarget is { } t ? t.ne(CharVocabulary.Pad).sum().item<long>() : 0;
+        var counts = tensor(new long[] { tokens, items });
+        communicator.AllReduceSum(counts);
+        long globalTokens = counts[0].item<long>(),
+            globalItems = counts[1].item<long>();
+        // total, asr, speaker, emotion, and which of the terms exist.
+        var terms = zeros(8, dtype: ScalarType.Float64);
+        if (input is not null && targets is not null && items > 0)
+        {
+            var shares = new LossShares(globalTokens > 0 ? (double)tokens / globalTokens : 0.0, (double)items / globalItems);
+            var output = model.Forward(input, targets.AsrInput);
+            var loss = criterion.Compute(output, targets, shares);
+            Tensor?[] parts = [loss.Total, loss.Asr, loss.Speaker, loss.Emotion];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (parts[i] is { } part)
+                {
+                    terms[i] = part.detach().to(ScalarType.Float64);
+                    terms[4 + i] = 1.0;
+                }
+            }
+            loss.Total.backward();
+        }
+        reducer.SumGradients(terms);
+        var sums = terms.data<double>().ToArray();
+        double total = sums[0];
+        double? Term(int i) => sums[4 + i] > 0 ? sums[i] : null;
+        if (!double.IsFinite(total))
+        {
+            Optimizer.zero_grad();
+            throw new ArithmeticException($"step {step}: loss is {total} (asr {Term(1)}, speaker {Term(2)}, emotion {Term(3)})");
+        }
+        double norm = nn.utils.clip_grad_norm_(model.parameters().ToArray(), clipNorm);
+        Optimizer.step();
+        Steps = step;
+        return new StepResult(step, lr, total, Term(1), Term(2), Term(3), norm, clock.Elapsed.TotalMilliseconds);
+    }
 
     StepResult Unguarded(EncoderInput input, Targets targets)
     {

@@ -66,6 +66,12 @@ public static class Trainer
     /// <param name="selectionKey">the metric that selects the best model (higher is better), or null</param>
     /// <param name="bestModelPath">where the best model's weights go when <paramref name="selectionKey"/> is set</param>
     /// <param name="observer">progress and logs</param>
+    /// <param name="communicator">
+    /// the job's ranks (null: one process). With several ranks every rank holds a replica: parameters are broadcast from
+    /// rank 0 at the start, each rank takes its share (<see cref="DataParallel.Share"/>) of every global batch of
+    /// <see cref="TrainerOptions.BatchSize"/> items and gradients are summed before clipping and Adam; only rank 0
+    /// evaluates, reports and writes checkpoints and the best model (the run folder must be visible to every rank).
+    /// </param>
     public static TrainerState Run(
         TrainStep step,
         nn.Module model,
@@ -77,23 +83,54 @@ public static class Trainer
         Func<IReadOnlyDictionary<string, double>>? evaluate,
         string? selectionKey,
         string? bestModelPath,
-        ITrainingObserver observer
+        ITrainingObserver observer,
+        ICommunicator? communicator = null
     )
     {
-        var sampler = new LengthBucketSampler(train.Lengths, options.BatchSize, options.Seed);
-        Checkpoint.RemoveStaleTemporaries(checkpointPath);
-        if (bestModelPath is not null)
+        var comm = communicator ?? SingleProcessCommunicator.Instance;
+        bool parallel = comm.Size > 1;
+        bool lead = comm.Rank == 0;
+        if (parallel)
         {
-            Checkpoint.RemoveStaleTemporaries(bestModelPath);
+            DataParallel.CheckBatch(options.BatchSize, comm.Size);
+            DataParallel.CheckAgreement(comm, config, options, train, model);
+            step.Distribute(comm);
+        }
+        if (!lead)
+        {
+            observer = DataParallel.Silent;
+        }
+        var sampler = new LengthBucketSampler(train.Lengths, options.BatchSize, options.Seed);
+        if (lead)
+        {
+            Checkpoint.RemoveStaleTemporaries(checkpointPath);
+            if (bestModelPath is not null)
+            {
+                Checkpoint.RemoveStaleTemporaries(bestModelPath);
+            }
         }
         var state = new TrainerState { Seed = options.Seed, Config = config };
+        if (parallel)
+        {
+            comm.Barrier(); // rank 0 has removed stale temporaries before anyone looks for the checkpoint
+        }
         if (File.Exists(checkpointPath))
         {
             state = Checkpoint.Load(checkpointPath, model, step.Optimizer, config);
             step.StartAt(state.Step);
             observer.Message($"resumed from {checkpointPath} at step {state.Step}");
         }
+        if (parallel)
+        {
+            DataParallel.CheckResumeStep(comm, state.Step, checkpointPath);
+            step.Reducer!.BroadcastParameters();
+            observer.Message($"data-parallel: {comm.Engine}, global batch {options.BatchSize}");
+        }
         observer.Started(state.Step, options.Steps);
+        if (!lead)
+        {
+            evaluate = null;
+        }
         if (evaluate is not null && options.EvaluateAtStart && state.Step == 0)
         {
             var initial = evaluate();
@@ -106,15 +143,27 @@ public static class Trainer
             long n = state.Step + 1;
             var (epoch, _) = sampler.Position(n);
             var items = sampler.ItemsOf(n);
+            var share = parallel ? DataParallel.Share(items, comm.Rank, comm.Size) : items;
             clock.Restart();
             // One dispose scope per step keeps native memory flat; the collection guard (a full collection before
             // each step, none during it) keeps managed memory flat and TorchSharp's temporaries alive.
             StepResult result = CollectionGuard.Run(() =>
             {
                 using var scope = NewDisposeScope();
-                var (input, targets) = train.Batch(items, device);
                 try
                 {
+                    if (parallel)
+                    {
+                        // Dropout masks from (seed, step, rank): a resumed run draws the same ones whatever it restored.
+                        manual_seed(DataParallel.StepSeed(options.Seed, n, comm.Rank));
+                        if (share.Length == 0)
+                        {
+                            return step.RunShare(null, null, 0);
+                        }
+                        var (shareInput, shareTargets) = train.Batch(share, device);
+                        return step.RunShare(shareInput, shareTargets, share.Length);
+                    }
+                    var (input, targets) = train.Batch(items, device);
                     return step.Run(input, targets);
                 }
                 catch (ArithmeticException e)
@@ -149,7 +198,7 @@ public static class Trainer
                     }
                 }
             }
-            if (n % options.CheckpointEvery == 0 || last)
+            if (lead && (n % options.CheckpointEvery == 0 || last))
             {
                 Checkpoint.Save(checkpointPath, state, model, step.Optimizer);
             }

@@ -126,3 +126,88 @@ let main (dir: string) =
     File.WriteAllText(Path.Combine(dir, "result.json.tmp"), result)
     File.Move(Path.Combine(dir, "result.json.tmp"), Path.Combine(dir, "result.json"), true)
     0
+
+/// The parameters of a module, flattened in order (for comparing replicas).
+let flatWeights (model: torch.nn.Module) =
+    [|
+        for p in model.parameters () do
+            yield! p.detach().reshape(-1L).data<float32>().ToArray()
+    |]
+
+/// Trains the tiny model data-parallel over `comm` (global batch 8, `steps` steps) with checkpoints in `dir`; rank 0
+/// returns the final state and the flat weights. Dropout as given (0: the run is deterministic however it is split).
+let trainParallel (dir: string) (steps: int64) (dropout: float) (comm: Research.Model.Runtime.ICommunicator) =
+    Directory.CreateDirectory dir |> ignore
+    let config = Fixtures.tiny.WithDropout dropout
+    torch.manual_seed (if comm.Rank = 0 then 11L else 12L) |> ignore // other ranks start elsewhere: the broadcast must fix it
+    use model = new MultiTaskModel(config)
+    let criterion = MultiTaskCriterion(config.Tasks)
+    let step = TrainStep(model, criterion, LearningRateSchedule(0.5, config.DModel, 10))
+    let train = SyntheticSource(config, 37, 0)
+    let heldOut = SyntheticSource(config, 9, 100)
+
+    let evaluate () =
+        model.eval ()
+        use _ = torch.no_grad ()
+        use _ = torch.NewDisposeScope()
+        let struct (input, targets) = (heldOut :> IBatchSource).Batch([| 0..8 |], torch.CPU)
+        let loss = criterion.Compute(model.forward (input, targets.AsrInput), targets)
+        let value = float (loss.Total.item<float32>())
+        readOnlyDict [ "loss", value; "neg_loss", -value ]
+
+    let options =
+        TrainerOptions(Steps = steps, BatchSize = 8, EvaluateEvery = 5, CheckpointEvery = 2, Seed = 5)
+
+    let state =
+        Trainer.Run(
+            step,
+            model,
+            train,
+            torch.CPU,
+            options,
+            Path.Combine(dir, "checkpoint.bin"),
+            """{"run":"parallel"}""",
+            Func<_>(evaluate),
+            "neg_loss",
+            Path.Combine(dir, "best.bin"),
+            silent,
+            comm
+        )
+
+    let sizes =
+        [|
+            for struct (name, p) in model.named_parameters () -> $"{name}:{p.NumberOfElements}"
+        |]
+
+    state, flatWeights model, sizes
+
+/// `Model.Tests.dll --parallel-child DIR STEPS DROPOUT [SLOW_MS]` under mpirun: each rank writes DIR/rank-R.pid, trains,
+/// and rank 0 writes DIR/result.json (state and weights) atomically. SLOW_MS pauses each step's observer (kill test).
+let parallelMain (dir: string) (steps: int64) (dropout: float) =
+    let comm = Research.Model.Runtime.Communicator.FromEnvironment()
+
+    Research.Model.Runtime.Communicator.Run(
+        comm,
+        fun () ->
+            Directory.CreateDirectory dir |> ignore
+            File.WriteAllText(Path.Combine(dir, $"rank-{comm.Rank}.pid"), string Environment.ProcessId)
+            torch.set_num_threads (Research.Model.Runtime.Communicator.DefaultThreads())
+            let state, weights, sizes = trainParallel dir steps dropout comm
+
+            if comm.Rank = 0 then
+                let result =
+                    JsonSerializer.Serialize(
+                        {|
+                            step = state.Step
+                            bestStep = state.BestStep
+                            last = state.LastEvaluation
+                            weights = weights
+                            parameters = sizes
+                        |}
+                    )
+
+                File.WriteAllText(Path.Combine(dir, "result.json.tmp"), result)
+                File.Move(Path.Combine(dir, "result.json.tmp"), Path.Combine(dir, "result.json"), true)
+
+            0
+    )
