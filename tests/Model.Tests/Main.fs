@@ -8,6 +8,8 @@ let main argv =
 
     match argv with
     | [| "--train-child"; dir |] -> Research.Model.Tests.Training.TrainingChild.main dir
+    | [| "--hold-run"; dir |] -> Research.Model.Tests.Faults.FaultTests.holdRun dir
+    | [| "--write-child"; dir |] -> Research.Model.Tests.Faults.FaultTests.writeForever dir
     | _ ->
         // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
         runTestsInAssemblyWithCLIArgs [ Sequenced ] argv

@@ -87,9 +87,10 @@ public static class Trainer
             Checkpoint.RemoveStaleTemporaries(bestModelPath);
         }
         var state = new TrainerState { Seed = options.Seed, Config = config };
-        if (File.Exists(checkpointPath))
+        // The newest intact checkpoint: a truncated or corrupt one falls back to the previous one, saying so.
+        if (Checkpoint.LoadLatest(checkpointPath, model, step.Optimizer, config, observer.Message) is TrainerState resumed)
         {
-            state = Checkpoint.Load(checkpointPath, model, step.Optimizer, config);
+            state = resumed;
             step.StartAt(state.Step);
             observer.Message($"resumed from {checkpointPath} at step {state.Step}");
         }
