@@ -1,4 +1,4 @@
-/// The benchmark harness (issue #6): one command runs seven parts and writes every repetition's raw numbers to
+/// The benchmark harness (issue #6): one command runs eight parts and writes every repetition's raw numbers to
 /// benchmarks/results.json, then BENCHMARKS.md from that file (BenchMarkdown.render). Parts:
 ///   ceiling    fp32 matmul GFLOP/s, sampled before and after the other parts and after every timed training step
 ///   step       training step (forward, backward, Adam) of the paper and demo configurations at two batch sizes, and
