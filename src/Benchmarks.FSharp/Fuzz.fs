@@ -582,6 +582,8 @@ let chart (reports: ReaderReport list) =
     |> Chart.combine
     |> Chart.withYAxisStyle (TitleText = "cases (%)")
     |> Chart.withXAxisStyle (TitleText = "reader")
+    // Fits the PNG window (Plots.png renders 1000 × 520).
+    |> Chart.withSize (960, 480)
     |> Chart.withTitle (
         $"Mutated inputs by outcome ({reports |> List.sumBy (fun r -> r.Cases.Length)} cases; pass = accepted or named error)"
     )
