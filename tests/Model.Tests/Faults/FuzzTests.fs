@@ -52,6 +52,57 @@ let tests =
                     "EndOfStream is not ours, named or not"
             }
 
+            test "the holes the 1,000-case run found stay fixed (its cases replayed)" {
+                // Before the fixes: Kaldi case 105 (a NUL byte in wav.scp) was an ArgumentException from .NET's path
+                // functions, .csd case 170 (a damaged dataset header) an OverflowException from PureHDF.
+                let work =
+                    IO.Path.Combine(IO.Path.GetTempPath(), $"research-fuzz-replay-{Guid.NewGuid():N}")
+
+                try
+                    for name, case in [ "kaldi data dir", 105; "csd", 170 ] do
+                        let make = Fuzz.makers |> List.find (fst >> (=) name) |> snd
+                        let dir = IO.Path.Combine(work, string case)
+                        IO.Directory.CreateDirectory dir |> ignore
+                        let target = make dir
+                        let rng = Random(Fuzz.caseSeed 1 name case)
+                        let f = rng.Next target.Files.Length
+                        let _, bytes = Fuzz.mutate rng (IO.File.ReadAllBytes target.Files[f])
+                        IO.File.WriteAllBytes(target.Files[f], bytes)
+                        let e = Expect.throwsC target.Read id
+                        Expect.equal (Fuzz.classify target e) Fuzz.NamedError $"{name} case {case}: {e.GetType().Name}: {e.Message}"
+                finally
+                    IO.Directory.Delete(work, true)
+            }
+
+            test "an .npy shape whose byte count overflows 64 bits is a named error, not an allocation" {
+                let path = IO.Path.GetTempFileName()
+
+                try
+                    // 2^62 × 4 float32 = 2^66 bytes: the product wraps to 0, which an empty data part would match.
+                    let dict =
+                        "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"
+
+                    let header = dict.PadRight(64 - 10 - 1) + "\n"
+
+                    let bytes =
+                        Array.concat
+                            [
+                                [| 0x93uy; byte 'N'; byte 'U'; byte 'M'; byte 'P'; byte 'Y'; 1uy; 0uy |]
+                                BitConverter.GetBytes(uint16 header.Length)
+                                Text.Encoding.ASCII.GetBytes header
+                            ]
+
+                    IO.File.WriteAllBytes(path, bytes)
+
+                    let e =
+                        Expect.throwsC (fun () -> Research.Model.Data.Npy.ReadMatrix path |> ignore) id
+
+                    Expect.isTrue (e :? IO.InvalidDataException) $"a named error, got {e.GetType().Name}: {e.Message}"
+                    Expect.stringContains e.Message path "names the file"
+                finally
+                    IO.File.Delete path
+            }
+
             for name, make in Fuzz.makers do
                 test $"{cases} mutated inputs of the {name} reader end in success or a named error, none hangs" {
                     let reports = Fuzz.run cases 1 (TimeSpan.FromSeconds 10.0) [ name ]
