@@ -1,4 +1,4 @@
-/// The benchmark harness (issue #6): one command runs seven parts and writes every repetition's raw numbers to
+/// The benchmark harness (issue #6): one command runs eight parts and writes every repetition's raw numbers to
 /// benchmarks/results.json, then BENCHMARKS.md from that file (BenchMarkdown.render). Parts:
 ///   ceiling    fp32 matmul GFLOP/s, sampled before and after the other parts and after every timed training step
 ///   step       training step (forward, backward, Adam) of the paper and demo configurations at two batch sizes, and
@@ -9,6 +9,8 @@
 ///   memory     RSS over 2,000 training steps (BenchMemory)
 ///   reference  the same model in PyTorch: agreement of outputs and gradients, and the step-time ratio (BenchReference)
 ///   profile    where the step's time goes (BenchProfile)
+///   faults     every reader fed 1,000 mutated inputs (Fuzz); written to its own benchmarks/faults.json and figure, and
+///              section 8 of BENCHMARKS.md, so it can run alone without touching the other parts' results
 /// A measurement, not a test: figures depend on the machine and its load, which is recorded next to each of them.
 module Research.Benchmarks.Bench
 
@@ -36,6 +38,7 @@ let allParts =
         "memory"
         "reference"
         "profile"
+        "faults"
     ]
 
 /// Parts run only when named: the main job end to end (its own time, ~15-25 minutes).
@@ -47,7 +50,7 @@ let usage: Cli.Usage =
         Script = "scripts/bench.fsx"
         Synopsis = "[flags]"
         Summary =
-            "The benchmark harness: matmul ceiling, training step, inference, LFBE front end, memory, the same model in PyTorch, a profile."
+            "The benchmark harness: matmul ceiling, training step, inference, LFBE front end, memory, the same model in PyTorch, a profile, fuzzed readers."
         Flags =
             [
                 Cli.switch "quick" "a fast check of every part (few repetitions, demo sizes where possible); writes to benchmarks/quick/"
@@ -60,7 +63,8 @@ let usage: Cli.Usage =
                 Cli.flag "repeats" "N" "each part's own" "timed repetitions (overrides every part's)"
                 Cli.flag "memory-steps" "N" "2000 (--quick: 300)" "training steps of the memory part"
                 Cli.flag "threads" "N" "2 (at most the cores)" "torch threads"
-                Cli.flag "seed" "N" "1" "seed of the models and batches"
+                Cli.flag "seed" "N" "1" "seed of the models and batches (and of the fuzzed inputs)"
+                Cli.flag "fuzz-cases" "N" "1000 (--quick: 100)" "mutated inputs per reader of the faults part"
                 Cli.flag "python" "PATH" "/usr/bin/python3" "the Python with torch and torchaudio"
                 Cli.flag "out" "FILE" "benchmarks/results.json (--quick: benchmarks/quick/results.json)" "the results file"
                 Cli.flag "markdown" "FILE" "BENCHMARKS.md (--quick: benchmarks/quick/BENCHMARKS.md)" "the report"
@@ -70,6 +74,7 @@ let usage: Cli.Usage =
                 "dotnet fsi scripts/bench.fsx"
                 "dotnet fsi scripts/bench.fsx -- --quick --parts step,profile"
                 "dotnet fsi scripts/bench.fsx -- --report-only"
+                "dotnet fsi scripts/bench.fsx -- --parts faults"
             ]
         Notes = []
     }
@@ -95,6 +100,8 @@ type Settings =
         ReferenceTiming: BenchStep.Timing
         Profile: BenchProfile.Timing
         ProfileSubjects: BenchReference.Subject list
+        /// Mutated inputs per reader of the faults part.
+        FuzzCases: int
     }
 
 let paper: BenchReference.Subject =
@@ -163,6 +170,7 @@ let settingsFor (quick: bool) (python: string) (threads: int) (seed: int) (repea
                 Repeats = r 7 2
             }
         ProfileSubjects = (if quick then [ demo ] else [ paper; demo ])
+        FuzzCases = (if quick then 100 else 1000)
     }
 
 /// Total memory of the machine in GiB (/proc/meminfo), NaN where not reported.
@@ -271,8 +279,69 @@ let private ceilingPart (settings: Settings) (ceiling: BenchStep.Ceiling) (befor
             ]
     )
 
+/// The faults part: fuzzes every reader, writes `faults.json` next to the results file and its figure (HTML, and PNG
+/// when Chromium is there); returns whether every case passed.
+let private faultsPart (settings: Settings) (argv: string array) (out: string) =
+    let root = repoRoot ()
+    let started = DateTime.UtcNow
+    let timeout = TimeSpan.FromSeconds 10.0
+    printfn ""
+    printfn "== faults: %d mutated inputs per reader ==" settings.FuzzCases
+    let reports = Fuzz.run settings.FuzzCases settings.Seed timeout []
+    let folder = Path.GetDirectoryName(Path.GetFullPath out)
+    let path = Path.Combine(folder, "faults.json")
+
+    let json =
+        JsonObject(
+            dict
+                [
+                    "what", node "issue #13: mutated inputs of every reader, counted by outcome class"
+                    "command", node (("dotnet fsi scripts/bench.fsx " + String.Join(" ", argv)).Trim())
+                    "date", node (started.ToString "o")
+                    "commit", node (gitCommit root)
+                    "seconds", node (DateTime.UtcNow - started).TotalSeconds
+                    "seed", node settings.Seed
+                    "cases_per_reader", node settings.FuzzCases
+                    "timeout_s", node timeout.TotalSeconds
+                    "kinds", node (String.Join(", ", Fuzz.kinds))
+                    "readers", JsonArray([| for r in reports -> Fuzz.reportJson r :> JsonNode |]) :> JsonNode
+                ]
+        )
+
+    writeJson path json
+    let html = Path.Combine(folder, "faults.html")
+    Research.Experiments.Plots.save (Fuzz.chart reports) html
+
+    if Research.Experiments.Plots.png html (Path.ChangeExtension(html, ".png")) then
+        printfn "wrote %s, %s and its PNG" path html
+
+    reports |> List.forall (fun r -> r.Holes.IsEmpty)
+
+/// BENCHMARKS.md: the parts of the results file, then the faults section when `faults.json` is next to it.
+let markdownOf (root: string) (out: string) (json: JsonNode) =
+    let folder = Path.GetDirectoryName(Path.GetFullPath out)
+    let faults = Path.Combine(folder, "faults.json")
+    let png = Path.Combine(folder, "faults.png")
+
+    let main =
+        match json with
+        | null -> "# Benchmarks\n\n_No results file yet: run `dotnet fsi scripts/bench.fsx`._\n\n"
+        | j -> BenchMarkdown.render j (Path.GetRelativePath(root, out))
+
+    if File.Exists faults then
+        let figure =
+            if File.Exists png then
+                Some(Path.GetRelativePath(root, png).Replace('\\', '/'))
+            else
+                None
+
+        main
+        + BenchMarkdown.renderFaults (JsonNode.Parse(File.ReadAllText faults)) (Path.GetRelativePath(root, faults)) figure
+    else
+        main
+
 /// Runs the selected parts; writes results.json after each part and BENCHMARKS.md at the end. Returns the exit code.
-let run (settings: Settings) (argv: string array) (out: string) (markdown: string) =
+let private runParts (settings: Settings) (argv: string array) (out: string) (markdown: string) =
     let root = repoRoot ()
     TorchRuntime.Initialize settings.Threads
     let probe = LoadProbe()
@@ -302,6 +371,7 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
         writeJson out json
 
     let wants part = List.contains part settings.Parts
+
     use ceiling = new BenchStep.Ceiling(2048)
     let paired = ResizeArray<float>()
 
@@ -401,6 +471,9 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
                 |]
             ))
 
+    if wants "faults" then
+        ok <- faultsPart settings argv out && ok
+
     // The main job last: the other parts measured before it, on a machine it has not yet warmed or filled.
     if wants "pipeline" then
         part "pipeline" (fun () -> BenchPipeline.measure root ceiling settings.CeilingRepeats)
@@ -416,14 +489,32 @@ let run (settings: Settings) (argv: string array) (out: string) (markdown: strin
     json["load"] <- loadJson load
     json["parts"] <- parts.DeepClone()
     writeJson out json
-    let text = BenchMarkdown.render json (Path.GetRelativePath(root, out))
-
-    writeText markdown text
+    writeText markdown (markdownOf root out json)
 
     printfn ""
     printfn "wrote %s and %s in %.0f s (CPU stall %s of the run)" out markdown load.Seconds (BenchMarkdown.percent load.CpuStall)
 
     if ok then 0 else 1
+
+/// Runs the selected parts (see runParts); the faults part alone writes only its own file and section, leaving the
+/// other parts' results as they are. Returns the exit code.
+let run (settings: Settings) (argv: string array) (out: string) (markdown: string) =
+    if settings.Parts = [ "faults" ] then
+        TorchRuntime.Initialize settings.Threads
+        let clean = faultsPart settings argv out
+        let root = repoRoot ()
+
+        let existing =
+            if File.Exists out then
+                JsonNode.Parse(File.ReadAllText out)
+            else
+                null
+
+        writeText markdown (markdownOf root out existing)
+        printfn "wrote %s" markdown
+        if clean then 0 else 1
+    else
+        runParts settings argv out markdown
 
 /// Entry point.
 let main (argv: string array) : int =
@@ -451,7 +542,7 @@ let main (argv: string array) : int =
 
         let json = JsonNode.Parse(File.ReadAllText out)
 
-        writeText markdown (BenchMarkdown.render json (Path.GetRelativePath(root, out)))
+        writeText markdown (markdownOf root out json)
 
         printfn "wrote %s from %s" markdown out
         0
@@ -484,6 +575,7 @@ let main (argv: string array) : int =
             { settingsFor quick (f.Get("python", "/usr/bin/python3")) threads (f.Int("seed", 1)) repeats with
                 Parts = parts
                 MemorySteps = f.Int("memory-steps", (if quick then 300 else 2000))
+                FuzzCases = f.Int("fuzz-cases", (if quick then 100 else 1000))
             }
 
         if settings.MemorySteps < BenchMemory.baselineStep then

@@ -10,6 +10,8 @@ let main argv =
     | [| "--train-child"; dir |] -> Research.Model.Tests.Training.TrainingChild.main dir
     | [| "--parallel-child"; dir; steps; dropout |] ->
         Research.Model.Tests.Training.TrainingChild.parallelMain dir (int64 steps) (float dropout)
+    | [| "--hold-run"; dir |] -> Research.Model.Tests.Faults.FaultTests.holdRun dir
+    | [| "--write-child"; dir |] -> Research.Model.Tests.Faults.FaultTests.writeForever dir
     | _ ->
         // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
         runTestsInAssemblyWithCLIArgs [ Sequenced ] argv

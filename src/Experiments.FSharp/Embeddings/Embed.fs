@@ -32,13 +32,7 @@ type Checkpoint =
         Config: ModelConfig
     }
 
-let private trainerMagic = "RCKPT001"
-
-let private isTrainerCheckpoint (path: string) =
-    use f = File.OpenRead path
-    let head = Array.zeroCreate<byte> trainerMagic.Length
-    let n = f.Read(head, 0, head.Length)
-    n = head.Length && Text.Encoding.ASCII.GetString head = trainerMagic
+let private isTrainerCheckpoint (path: string) = Checkpoint.IsCheckpoint path
 
 /// Resolves `--checkpoint`: a pre-training run folder (model-config.json + model.bin), an emotion run folder
 /// (config.json of fine-tuning or the from-scratch transformer + best.bin), or a file inside such a folder (model.bin,

@@ -171,11 +171,23 @@ type Writer(path: string, dim: int, items: int, rows: int64, frames: bool, metad
     let close () =
         if not closed then
             closed <- true
-            syncValueTask (parquet.DisposeAsync())
-            parquetStream.Dispose()
-            npyStream.Dispose()
-            ids.Dispose()
-            offsets |> Option.iter (fun w -> w.Dispose())
+            // Every file is closed even when one fails (a full disk fails the last flush): no handle stays open.
+            let errors = ResizeArray<exn>()
+
+            let attempt (f: unit -> unit) =
+                try
+                    f ()
+                with e ->
+                    errors.Add e
+
+            attempt (fun () -> syncValueTask (parquet.DisposeAsync()))
+            attempt parquetStream.Dispose
+            attempt npyStream.Dispose
+            attempt ids.Dispose
+            attempt (fun () -> offsets |> Option.iter (fun w -> w.Dispose()))
+
+            if errors.Count > 0 then
+                Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(errors[0]).Throw()
 
     /// The stem's file paths.
     member _.Paths = paths

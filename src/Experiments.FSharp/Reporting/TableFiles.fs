@@ -1,6 +1,7 @@
 /// The table files of a results set: Tables 1–3 as .md, .tex and .csv (scripts/reproduce.fsx writes them to paper-tables/).
 module Research.Experiments.TableFiles
 
+open System
 open System.IO
 open Research.Experiments.Protocol
 open Research.Experiments.TableFormat
@@ -17,8 +18,7 @@ let writeAll (folder: string) (r: Results) =
         for t in all r do
             for ext, text in [ "md", markdown r t; "tex", latex r t; "csv", csv r t ] do
                 let path = Path.Combine(folder, $"{t.Name}.{ext}")
-                let temp = path + ".tmp"
-                File.WriteAllText(temp, text)
-                File.Move(temp, path, true)
+                // A temporary name, then a rename: a full disk or a kill leaves the previous file, never part of one.
+                Research.Model.Data.AtomicFile.Write(path, (fun stream -> stream.Write(Text.UTF8Encoding(false).GetBytes text)))
                 path
     ]

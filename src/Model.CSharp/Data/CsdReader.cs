@@ -216,6 +216,19 @@ public sealed class CsdReader : IDisposable
 
     static (int, int) Shape2(IH5Dataset dataset, string name, string at)
     {
+        try
+        {
+            return CheckShape2(dataset, name, at);
+        }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            // PureHDF decodes the header lazily: a damaged one surfaces here (an overflow, a bad index, ...).
+            throw new InvalidDataException($"{at}: cannot read the shape and type of {name} (corrupt or truncated file?): {e.Message}", e);
+        }
+    }
+
+    static (int, int) CheckShape2(IH5Dataset dataset, string name, string at)
+    {
         var dims = dataset.Space.Dimensions;
         if (dims.Length != 2)
         {
@@ -227,7 +240,11 @@ public sealed class CsdReader : IDisposable
                 $"{at}: {name} must be float32 or float64, got {dataset.Type.Class} of {dataset.Type.Size} bytes"
             );
         }
-        return (checked((int)dims[0]), checked((int)dims[1]));
+        if (dims[0] > int.MaxValue || dims[1] > int.MaxValue)
+        {
+            throw new InvalidDataException($"{at}: {name} has shape ({dims[0]}, {dims[1]}); at most {int.MaxValue} per dimension are read");
+        }
+        return ((int)dims[0], (int)dims[1]);
     }
 
     static float[,] ReadFloats(IH5Dataset dataset, string at)
@@ -298,12 +315,12 @@ public sealed class CsdReader : IDisposable
             }
             // The SDK writes a (1,) variable-length string; a scalar string is accepted too.
             // (PureHDF reports a variable-length string as class VariableLength; reading it as a string checks the rest.)
-            bool isString = dataset.Type.Class is H5DataTypeClass.String or H5DataTypeClass.VariableLength;
-            var dims = dataset.Space.Dimensions;
+            var (type, dims) = Guard($"reading the header of {at}", () => (dataset.Type.Class, dataset.Space.Dimensions));
+            bool isString = type is H5DataTypeClass.String or H5DataTypeClass.VariableLength;
             if (!isString || dims.Length > 1 || (dims.Length == 1 && dims[0] != 1))
             {
                 throw new InvalidDataException(
-                    $"{at}: expected one string (scalar or shape (1,)), got {dataset.Type.Class} of shape ({string.Join(", ", dims)})"
+                    $"{at}: expected one string (scalar or shape (1,)), got {type} of shape ({string.Join(", ", dims)})"
                 );
             }
             result[child.Name] = ReadOrThrow(() => dims.Length == 0 ? dataset.Read<string>() : dataset.Read<string[]>()[0], "metadata", at);

@@ -13,7 +13,7 @@ internal static class KaldiTable
 
     /// <summary>
     /// The lines of <paramref name="path"/> keyed by their first field, in file order. An empty line, a missing value
-    /// (unless <paramref name="valueRequired"/> is false) and a repeated key are errors naming the file and line.
+    /// (unless <paramref name="valueRequired"/> is false), a NUL byte and a repeated key are errors naming the file and line.
     /// </summary>
     public static List<KaldiLine> Read(string path, bool valueRequired, string expected)
     {
@@ -27,6 +27,12 @@ internal static class KaldiTable
             if (line.Length == 0)
             {
                 throw Error(path, number, $"empty line; expected '{expected}'");
+            }
+            int nul = line.IndexOf('\0');
+            if (nul >= 0)
+            {
+                // A NUL byte is no text (and no path: .NET refuses it in one): a binary or damaged file.
+                throw Error(path, number, $"a NUL byte at column {nul + 1}; expected text '{expected}' (a binary or damaged file?)");
             }
             int split = line.IndexOfAny(Whitespace);
             string key = split < 0 ? line : line[..split];

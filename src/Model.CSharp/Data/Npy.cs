@@ -112,9 +112,9 @@ public static class Npy
                 s => long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture)
             );
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
-            throw new InvalidDataException($"{path}: cannot read the shape ({shapeText})");
+            throw new InvalidDataException($"{path}: cannot read the shape ({shapeText})", e);
         }
         if (shape.Length is not (1 or 2))
         {
@@ -129,7 +129,13 @@ public static class Npy
         long rows = shape[0];
         long columns = shape.Length == 2 ? shape[1] : 1;
         int width = descr == "<f4" ? 4 : 8;
-        long expected = rows * columns * width;
+        // A bogus shape must neither overflow the byte count (and so pass for the file's length) nor allocate.
+        if (rows > int.MaxValue || columns > int.MaxValue)
+        {
+            throw new InvalidDataException($"{path}: shape ({shapeText}) has more than {int.MaxValue} rows or columns");
+        }
+        long cells = rows * columns; // at most (2^31 - 1)^2: no overflow
+        long expected = cells <= long.MaxValue / width ? cells * width : long.MaxValue;
         long present = bytes.Length - dataStart;
         if (present != expected)
         {

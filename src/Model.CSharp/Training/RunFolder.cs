@@ -19,7 +19,9 @@ namespace Research.Model.Training;
 /// differing keys. Once DONE exists every write through this API throws; <see cref="IsDone"/> and
 /// <see cref="ReadMetrics(string)"/> let callers reuse a finished run. Files are replaced atomically (temporary name,
 /// then rename), and the folder is created atomically with its config and run.json. While open for writing, the
-/// folder is locked (<c>.lock</c>, an OS file lock) so two processes cannot train into it at once.
+/// folder is locked (<c>.lock</c>, an OS file lock) so two processes cannot train into it at once; the holder's pid,
+/// host and start time are in <c>.lock-holder</c>, which a refused opener names. The OS releases the lock of a
+/// process that dies, so a killed run's lock is taken over by the next opener (<see cref="StaleHolder"/> says whose).
 /// </summary>
 public sealed class RunFolder : IDisposable
 {
@@ -29,21 +31,29 @@ public sealed class RunFolder : IDisposable
     public const string MetricsFile = "metrics.json";
     public const string DoneFile = "DONE";
     const string LockFile = ".lock";
+    const string HolderFile = ".lock-holder";
 
-    static readonly HashSet<string> Reserved = [ConfigFile, RunFile, LogFile, MetricsFile, DoneFile, LockFile];
+    static readonly HashSet<string> Reserved = [ConfigFile, RunFile, LogFile, MetricsFile, DoneFile, LockFile, HolderFile];
 
     readonly object gate = new();
     FileStream? lockStream;
     bool disposed;
     MetricsLog? log;
 
-    RunFolder(string path, int seed, bool resumed, FileStream? lockStream)
+    RunFolder(string path, int seed, bool resumed, FileStream? lockStream, string? staleHolder = null)
     {
         Path = path;
         Seed = seed;
         Resumed = resumed;
         this.lockStream = lockStream;
+        StaleHolder = staleHolder;
     }
+
+    /// <summary>
+    /// When opening took over the lock of a holder that died without releasing it (a killed process): who that was
+    /// (pid, host, start); otherwise null.
+    /// </summary>
+    public string? StaleHolder { get; }
 
     /// <summary>The folder (full path).</summary>
     public string Path { get; }
@@ -115,7 +125,8 @@ public sealed class RunFolder : IDisposable
             Directory.Delete(temp, true);
             throw;
         }
-        return new RunFolder(full, seed, resumed: false, Lock(full));
+        var created = Lock(full, out string? stale);
+        return new RunFolder(full, seed, resumed: false, created, stale);
     }
 
     /// <summary>
@@ -137,7 +148,7 @@ public sealed class RunFolder : IDisposable
         {
             return new RunFolder(full, seed, resumed: true, null);
         }
-        var held = Lock(full);
+        var held = Lock(full, out string? staleHolder);
         try
         {
             if (IsDone(full))
@@ -148,7 +159,7 @@ public sealed class RunFolder : IDisposable
             }
             var current = ReadRun(full);
             WriteText(System.IO.Path.Combine(full, RunFile), RunText(current with { Resumes = [.. current.Resumes, info] }));
-            return new RunFolder(full, seed, resumed: true, held);
+            return new RunFolder(full, seed, resumed: true, held, staleHolder);
         }
         catch
         {
@@ -205,6 +216,10 @@ public sealed class RunFolder : IDisposable
         lock (gate)
         {
             log?.Close("the run folder has been disposed");
+            if (lockStream is not null)
+            {
+                File.Delete(PathOf(HolderFile));
+            }
             lockStream?.Dispose();
             lockStream = null;
             disposed = true;
@@ -261,6 +276,7 @@ public sealed class RunFolder : IDisposable
     {
         if (lockStream is not null)
         {
+            File.Delete(PathOf(HolderFile));
             lockStream.Dispose();
             lockStream = null;
             File.Delete(PathOf(LockFile));
@@ -271,17 +287,69 @@ public sealed class RunFolder : IDisposable
 
     static bool HoldsRun(string full) => File.Exists(System.IO.Path.Combine(full, ConfigFile));
 
-    /// <summary>Takes the folder's exclusive lock (FileShare.None is an OS lock on Linux, macOS and Windows).</summary>
-    static FileStream Lock(string full)
+    /// <summary>
+    /// Takes the folder's exclusive lock (FileShare.None is an OS lock on Linux, macOS and Windows) and records the
+    /// holder (pid, host, start) beside it. A holder record left by a process that died holding the lock is returned
+    /// in <paramref name="stale"/> and replaced; a refusal names the live holder.
+    /// </summary>
+    static FileStream Lock(string full, out string? stale)
     {
         string file = System.IO.Path.Combine(full, LockFile);
+        string holder = System.IO.Path.Combine(full, HolderFile);
+        FileStream stream;
         try
         {
-            return new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            stream = new FileStream(file, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException e)
         {
-            throw new IOException($"{full}: the run is open in another process or RunFolder ({LockFile} is locked)", e);
+            throw new IOException(
+                $"{full}: the run is open in another process or RunFolder, held by {DescribeHolder(holder)} ({LockFile} is locked); wait for it to finish or stop that process",
+                e
+            );
+        }
+        try
+        {
+            // Whoever wrote a holder record and no longer holds the lock died holding it (Dispose and Finish delete it).
+            stale = File.Exists(holder) ? DescribeHolder(holder) : null;
+            if (stale is not null)
+            {
+                Console.Error.WriteLine($"{full}: took over the lock of {stale}, which no longer holds it (killed?)");
+            }
+            string record =
+                JsonSerializer.Serialize(
+                    new Dictionary<string, object>
+                    {
+                        ["pid"] = Environment.ProcessId,
+                        ["host"] = Environment.MachineName,
+                        ["since"] = DateTimeOffset.UtcNow.ToString("O"),
+                    }
+                ) + "\n";
+            WriteText(holder, record);
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>"pid N on host H since T" from a holder record, or what is known when it cannot be read.</summary>
+    static string DescribeHolder(string holder)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(holder));
+            var root = document.RootElement;
+            return $"pid {root.GetProperty("pid").GetInt32()} on host {root.GetProperty("host").GetString()} since {root.GetProperty("since").GetString()}";
+        }
+        catch (Exception e)
+            when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return File.Exists(holder)
+                ? $"an unknown holder ({HolderFile} unreadable: {e.Message})"
+                : $"an unknown holder (no {HolderFile})";
         }
     }
 

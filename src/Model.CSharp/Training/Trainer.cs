@@ -114,9 +114,10 @@ public static class Trainer
         {
             comm.Barrier(); // rank 0 has removed stale temporaries before anyone looks for the checkpoint
         }
-        if (File.Exists(checkpointPath))
+        // The newest intact checkpoint: a truncated or corrupt one falls back to the previous one, saying so.
+        if (Checkpoint.LoadLatest(checkpointPath, model, step.Optimizer, config, observer.Message) is TrainerState resumed)
         {
-            state = Checkpoint.Load(checkpointPath, model, step.Optimizer, config);
+            state = resumed;
             step.StartAt(state.Step);
             observer.Message($"resumed from {checkpointPath} at step {state.Step}");
         }
