@@ -23,5 +23,5 @@ let usage =
 let main (argv: string array) : int =
     let f = parseUsage usage argv
     let c = ConfigFlags.resolve Pretrain.presets f
-    Pretrain.run (ConfigFlags.runs f) c |> ignore
+    Pretrain.run (ConfigFlags.runs f) (ConfigFlags.request f) c |> ignore
     0

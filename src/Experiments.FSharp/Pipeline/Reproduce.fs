@@ -28,6 +28,10 @@ type Job =
         Runs: string
         Tables: string
         Seeds: int
+        /// Train every run into a new folder beside existing ones instead of reusing matching runs (`--fresh`).
+        Fresh: bool
+        /// The thresholds Table 3's ablations are scored at (`--ablation-thresholds`).
+        AblationThresholds: AblationThresholds
         Pretraining: Pretraining
         FineTuning: FineTuning
         LateFusion: LateFusion
@@ -111,7 +115,7 @@ let run (job: Job) : Results =
         }
 
     say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
-    let pre = Pretrain.run job.Runs pretraining
+    let pre = Pretrain.run job.Runs { Fresh = job.Fresh; Dataset = dataset } pretraining
 
     say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
 
@@ -134,6 +138,8 @@ let run (job: Job) : Results =
             Seeds = [ 1 .. job.Seeds ]
             Bootstrap = Metrics.defaultBootstrap
             Dataset = dataset
+            Fresh = job.Fresh
+            AblationThresholds = job.AblationThresholds
         }
 
     let models =
@@ -155,7 +161,10 @@ let run (job: Job) : Results =
                 m
         ]
 
-    say "4/5 ablations at inference (%s)" (String.Join(", ", paperAblations |> List.map (fun a -> a.Name)))
+    say
+        "4/5 ablations at inference (%s; thresholds %s)"
+        (String.Join(", ", paperAblations |> List.map (fun a -> a.Name)))
+        (thresholdsName job.AblationThresholds)
 
     let ablations =
         [|
@@ -174,20 +183,18 @@ let run (job: Job) : Results =
                         r
         |]
 
-    let info = RunInfo.Capture()
+    // Dataset, command and commit come from the runs the results are built from, not from this invocation.
+    let dataset, command, commit = provenanceOf (Runs.origin pre.Run) models
 
     let results =
         {
             Dataset = dataset
-            Command = job.Command
-            Commit =
-                if info.GitDirty = Nullable true then
-                    info.GitCommit + " (with uncommitted changes)"
-                else
-                    info.GitCommit
+            Command = command
+            Commit = commit
             Created = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")
             Seeds = job.Seeds
             BootstrapResamples = settings.Bootstrap.Resamples
+            AblationThresholds = thresholdsName job.AblationThresholds
             Models = Array.ofList models
             Ablations = ablations
             Pretraining = Collections.Generic.Dictionary(pre.Metrics)
@@ -223,6 +230,8 @@ let defaults =
         Runs = Path.Combine("runs", "reproduce-demo")
         Tables = "paper-tables"
         Seeds = 3
+        Fresh = false
+        AblationThresholds = Retuned
         Pretraining =
             { demoPretraining with
                 Name = "pretrain"

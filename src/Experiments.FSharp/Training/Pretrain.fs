@@ -29,10 +29,30 @@ let modelConfigFile = "model-config.json"
 
 let presets = [ "demo", demoPretraining; "paper", paperPretraining ]
 
-/// Trains (or resumes, or reuses) the run of `c` under `runs`; returns where its results are.
-let run (runs: string) (c: Pretraining) : Result =
+/// The inputs of a pre-training run: the feature store, and the data dir's transcripts and speakers.
+let inputs (request: Runs.Request) (c: Pretraining) =
+    let dataFile name =
+        let path = Path.Combine(c.DataDir, name)
+
+        [
+            if File.Exists path then
+                $"data/{name}", RunInputs.FileFingerprint path
+        ]
+
+    Runs.inputs
+        request
+        $"Kaldi data dir {Path.GetFullPath c.DataDir}"
+        [
+            "store", FeatureStore.FingerprintOf c.Store
+            yield! dataFile "text"
+            yield! dataFile "utt2spk"
+        ]
+
+/// Trains (or resumes, or reuses) the run of `c` under `runs` (see Runs: reused or resumed only when its config,
+/// seed and inputs match; `request.Fresh` trains into a new folder beside it); returns where its results are.
+let run (runs: string) (request: Runs.Request) (c: Pretraining) : Result =
     TorchRuntime.Initialize c.Threads
-    let path = Path.GetFullPath(Path.Combine(runs, c.Name))
+    let path = Runs.folder runs c.Name request
     let weights = Path.Combine(path, weightsFile)
     let modelConfigPath = Path.Combine(path, modelConfigFile)
 
@@ -44,7 +64,10 @@ let run (runs: string) (c: Pretraining) : Result =
             Metrics = metrics
         }
 
-    if RunFolder.IsDone path then
+    FeatureStores.checkCmvnSplit c.Store c.HeldOutPerSpeaker
+    use folder = Runs.openRun path c c.Seed (inputs request c)
+
+    if folder.IsFinished then
         printfn "pre-training %s: finished run reused (%s)" c.Name path
         let m = RunFolder.ReadMetrics path
 
@@ -55,8 +78,6 @@ let run (runs: string) (c: Pretraining) : Result =
                 ]
         )
     else
-        FeatureStores.checkCmvnSplit c.Store c.HeldOutPerSpeaker
-        use folder = RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
         let device = Devices.Resolve c.Device
         let dir = FeatureStores.loadForStore c.DataDir
         use store = FeatureStore.Open c.Store
