@@ -195,6 +195,24 @@ let tests =
                     Directory.Delete(root, true)
             }
 
+            test "a recorded command line reads as typed" {
+                Expect.equal
+                    (Runs.commandText
+                        [
+                            "/usr/share/dotnet/sdk/10.0.401/FSharp/fsi.dll"
+                            "scripts/reproduce.fsx"
+                            "--seeds"
+                            "1"
+                        ])
+                    "dotnet fsi scripts/reproduce.fsx -- --seeds 1"
+                    "F# Interactive's dropped -- restored"
+
+                Expect.equal
+                    (Runs.commandText [ "/x/Model.Tests.dll"; "--filter"; "a b" ])
+                    "Model.Tests.dll --filter 'a b'"
+                    "a program: its file name, arguments quoted when needed"
+            }
+
             test "ablation predictions are reused while best.bin and the options match, recomputed otherwise" {
                 let root, run, other = trained.Force()
                 let folder = Path.Combine(root, "ablations-cache", "A")

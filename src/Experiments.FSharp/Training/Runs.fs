@@ -80,6 +80,14 @@ let commandText (commandLine: IReadOnlyList<string>) =
     let program, rest =
         match args with
         | [] -> "", []
+        | first :: script :: flags when
+            Path.GetFileName(first).Equals("fsi.dll", StringComparison.OrdinalIgnoreCase)
+            && script.EndsWith(".fsx", StringComparison.OrdinalIgnoreCase)
+            && not flags.IsEmpty
+            && flags.Head <> "--"
+            ->
+            // F# Interactive drops the "--" that separates its own arguments from the script's.
+            "dotnet fsi", script :: "--" :: flags
         | first :: rest when Path.GetFileName(first).Equals("fsi.dll", StringComparison.OrdinalIgnoreCase) -> "dotnet fsi", rest
         | first :: rest -> Path.GetFileName first, rest
 
