@@ -195,6 +195,36 @@ let tests =
                     Directory.Delete(root, true)
             }
 
+            test "the pre-trained weights a fine-tuning run starts from are one of its inputs" {
+                let root = temp ()
+
+                try
+                    let pretrained = Path.Combine(root, "pretrain")
+                    Directory.CreateDirectory pretrained |> ignore
+                    File.WriteAllText(Path.Combine(pretrained, RunFolder.DoneFile), "test\n")
+                    let weights = Path.Combine(pretrained, Pretrain.weightsFile)
+                    File.WriteAllBytes(weights, [| 1uy; 2uy; 3uy |])
+
+                    let c =
+                        { tinyConfig (ProtocolTests.stores.Force()) with
+                            Pretrained = pretrained
+                        }
+
+                    let before = FineTune.inputs request c
+                    Expect.equal before.Fingerprints["pretrained"] (RunInputs.FileFingerprint weights) "the weights' hash"
+                    let run = Path.Combine(root, "runs", "tf-pretrained-seed4")
+                    (RunFolder.Create(run, c, c.Seed, RunInfo.Capture(), before)).Dispose()
+                    File.WriteAllBytes(weights, [| 1uy; 2uy; 4uy |])
+
+                    let e =
+                        mismatch (fun () -> (Runs.openRun run c c.Seed (FineTune.inputs request c)).Dispose())
+
+                    Expect.equal (List.ofSeq e.DifferingKeys) [ "inputs.fingerprints.pretrained" ] "re-trained weights, same folder"
+                    Expect.isFalse ((FineTune.inputs request (scratch c)).Fingerprints.ContainsKey "pretrained") "from scratch: none"
+                finally
+                    Directory.Delete(root, true)
+            }
+
             test "a recorded command line reads as typed" {
                 Expect.equal
                     (Runs.commandText

@@ -2,7 +2,9 @@
 /// the run with the best dev selection score ((average WA + average F1) / 2 at dev-tuned thresholds) is chosen, and
 /// its test metrics are reported with 95 % bootstrap intervals over test segments, beside the spread of the test
 /// averages across seeds. Ablations (§5.3) re-score a chosen model with modalities removed at inference by a zero
-/// stream weight. Test labels never choose a seed, a threshold or a step: they are read only to score.
+/// stream weight, at thresholds re-tuned on their own dev predictions or the full model's (AblationThresholds). Test
+/// labels never choose a seed, a threshold or a step: they are read only to score. Runs are reused only when they
+/// match the request (see Runs); results carry the dataset, commit and command their runs recorded.
 module Research.Experiments.Protocol
 
 open System

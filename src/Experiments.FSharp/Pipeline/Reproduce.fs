@@ -1,7 +1,8 @@
 /// The main job (README line 1): data (the demo corpus, generated when absent, and its feature stores) →
 /// multi-task pre-training → emotion models from N seeds each (late fusion, TF from scratch, TF fine-tuned from the
 /// pre-trained encoder) → choice on dev, test scores with intervals → modality ablations at inference →
-/// paper-tables/ (Tables 1–3 as .md/.tex/.csv, results.json, plots, index.html). Finished runs are reused.
+/// paper-tables/ (Tables 1–3 as .md/.tex/.csv, results.json, plots, index.html). Finished runs are reused when they
+/// match the request (Runs); `Fresh` trains into new folders beside them.
 module Research.Experiments.Reproduce
 
 open System
