@@ -34,12 +34,12 @@ let main (argv: string array) : int =
         | "late-fusion" ->
             let c = ConfigFlags.resolve [ "demo", demoLateFusion; "paper", paperLateFusion ] f
 
-            c.Name, Baseline.runLateFusion runs c
+            c.Name, Baseline.runLateFusion runs (ConfigFlags.request f) c
         | "transformer" ->
             let c =
                 ConfigFlags.resolve [ "demo", scratch demoFineTuning; "paper", scratch paperFineTuning ] f
 
-            c.Name, FineTune.run runs c
+            c.Name, FineTune.run runs (ConfigFlags.request f) c
         | other -> raise (UsageError $"--model: expected late-fusion or transformer, got '{other}'")
 
     printfn "%s: test average WA %.4f, F1 %.4f" name result.Test.AverageWA result.Test.AverageF1

@@ -224,7 +224,8 @@ let command (name: string) (usage: Usage) (main: string array -> int) =
     }
 
 /// Runs `body` on the arguments unless they ask for help: Ok its value; Error 0 after writing the usage to `out` for
-/// --help; Error 2 after writing the message and the usage to `err` for a usage error or an invalid setting.
+/// --help; Error 2 after writing the message and the usage to `err` for a usage error or an invalid setting; Error 1
+/// after writing the message to `err` when a run folder does not match the request (RunConfigMismatchException).
 let guardedWith (out: TextWriter) (err: TextWriter) (usage: string) (body: string array -> 'T) (argv: string array) =
     if wantsHelp argv then
         out.WriteLine usage
@@ -237,6 +238,10 @@ let guardedWith (out: TextWriter) (err: TextWriter) (usage: string) (body: strin
         | InvalidSetting message ->
             err.WriteLine $"{message}\n{usage}"
             Error 2
+        | :? Research.Model.Training.RunConfigMismatchException as e ->
+            // A run folder that does not match the request: the message names the folder, the keys and --fresh.
+            err.WriteLine $"error: {e.Message}"
+            Error 1
 
 /// `guardedWith` on the console.
 let guarded (usage: string) (body: string array -> 'T) (argv: string array) : Result<'T, int> =

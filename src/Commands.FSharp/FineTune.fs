@@ -23,6 +23,6 @@ let usage =
 let main (argv: string array) : int =
     let f = parseUsage usage argv
     let c = ConfigFlags.resolve FineTune.presets f
-    let r = FineTune.run (ConfigFlags.runs f) c
+    let r = FineTune.run (ConfigFlags.runs f) (ConfigFlags.request f) c
     printfn "%s: test average WA %.4f, F1 %.4f (dataset %s)" c.Name r.Test.AverageWA r.Test.AverageF1 c.Stores
     0

@@ -28,13 +28,17 @@ let main (argv: string array) : int =
     let f = parseUsage usage argv
     let c = ConfigFlags.resolve Pretrain.presets f
     let ranks = f.Int("ranks", 1)
+    let request = ConfigFlags.request f
 
-    if ranks > 1 && not (Research.Model.Runtime.Communicator.LaunchedByMpi()) then
-        Pretrain.launchRanks ranks (ConfigFlags.runs f) c
+    let c, request =
+        if ranks > 1 && not (Research.Model.Runtime.Communicator.LaunchedByMpi()) then
+            Pretrain.launchRanks ranks (ConfigFlags.runs f) request c
+        else
+            c, request
 
     Research.Model.Runtime.Communicator.Run(
         Research.Model.Runtime.Communicator.FromEnvironment(),
         fun () ->
-            Pretrain.run (ConfigFlags.runs f) c |> ignore
+            Pretrain.run (ConfigFlags.runs f) request c |> ignore
             0
     )

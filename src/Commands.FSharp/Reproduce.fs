@@ -32,7 +32,13 @@ let usage =
                     "runs"
                     "DIR"
                     $"{defaults.Runs} (real data: runs/reproduce-real)"
-                    "run folders; finished runs are reused, unfinished ones resume"
+                    "run folders; finished runs are reused, unfinished ones resume, when config and inputs match"
+                switch "fresh" "train every run into a new folder beside existing ones (NAME-2, …) instead of reusing them"
+                flag
+                    "ablation-thresholds"
+                    "retuned|full"
+                    "retuned"
+                    "Table 3: thresholds re-tuned on each ablation's dev predictions, or the full model's"
                 flag "tables" "DIR" defaults.Tables "Tables 1–3 (.md, .tex, .csv), results.json, plots and index.html"
                 flag
                     "plotly"
@@ -189,6 +195,8 @@ let main (argv: string array) : int =
                 | "shared" -> Plots.Shared
                 | other -> raise (UsageError $"--plotly: unknown '{other}' (inline or shared)")
             Seeds = seeds
+            Fresh = f.Has "fresh"
+            AblationThresholds = Protocol.thresholdsOf (f.Get("ablation-thresholds", "retuned"))
             Pretraining =
                 { preTraining with
                     Budget = budget preTraining.Budget "pretrain-steps"

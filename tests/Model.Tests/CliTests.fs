@@ -57,6 +57,20 @@ let tests =
                     Expect.stringContains e.Message "known: --data, --corpus" "lists the flags when none is close")
             }
 
+            test "a run folder that does not match the request: exit 1, its message (folder, keys, --fresh), no usage" {
+                use out = new StringWriter()
+                use err = new StringWriter()
+
+                let mismatch () : int =
+                    raise (Research.Model.Training.RunConfigMismatchException("/runs/tf-seed1", [ "Budget.Steps" ], "Budget.Steps (2 → 3)"))
+
+                Expect.equal (guardedWith out err "USAGE TEXT" (fun _ -> mismatch ()) [||]) (Error 1) "exit code 1"
+                let text = err.ToString()
+                Research.Model.Tests.DataFixtures.contains text [ "/runs/tf-seed1"; "Budget.Steps (2 → 3)"; "--fresh" ]
+                Expect.isFalse (text.Contains "USAGE TEXT") "not a usage error"
+                Expect.equal (out.ToString()) "" "nothing on stdout"
+            }
+
             test "switches take no value; flags need one and may repeat" {
                 let f =
                     parseWith [ "frames" ] [ "set"; "out" ] [| "--set"; "a=1"; "--frames"; "--set"; "b=2"; "--out"; "x" |]

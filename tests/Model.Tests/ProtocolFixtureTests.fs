@@ -56,6 +56,8 @@ let private settings: Settings =
             }
         Dataset = "fixture data"
         ClusterOf = id
+        Fresh = false
+        AblationThresholds = Retuned
     }
 
 /// A split with its item ids, as `report` takes the test split (segment resampling: each id its own cluster).
@@ -158,6 +160,9 @@ let private modelResult (key: string) (label: string) (seeds: (int * Metrics.Spl
                     {
                         Seed = s
                         Run = $"runs/{key}-seed{s}"
+                        Dataset = "fixture data"
+                        Commit = "0000000"
+                        Command = "fixture"
                         DevSelection = Metrics.selectionScore (Metrics.devReport d)
                         TestWA = r.AverageWA
                         TestF1 = r.AverageF1
@@ -209,8 +214,12 @@ let private tableResults =
                          {
                              Key = key
                              Label = label
+                             Run = $"runs/{key}-seed1"
                              Dataset = "fixture data"
+                             Commit = "0000000"
+                             Command = "fixture"
                              Modalities = a.Name
+                             Thresholds = "retuned"
                              AverageWA = wa
                              AverageF1 = f1
                              PerEmotion = per
@@ -225,6 +234,7 @@ let private tableResults =
              Seeds = 4
              Bootstrap = settings.Bootstrap
              BootstrapClusters = testLabels.Length
+             AblationThresholds = "retuned"
              Models = models
              Ablations = ablations
              Pretraining = Collections.Generic.Dictionary(dict [ "cer", 0.5 ])

@@ -71,7 +71,7 @@ let tinyRun (root: string) (name: string) (emotionStores: string) =
             Threads = Environment.ProcessorCount
         }
 
-    FineTune.run root c
+    FineTune.run root Runs.plain c
 
 [<Tests>]
 let tests =

@@ -7,8 +7,11 @@ open Research.Experiments.Protocol
 
 let private est v lo hi : Estimate = { Value = v; Low = lo; High = hi }
 
-/// A model result whose six emotions have WA = base + 0.01·e and F1 = base + 0.1 + 0.01·e (fractions).
-let private modelResult key label (b: float) : ModelResult =
+let private fixtureCommand = "dotnet fsi scripts/reproduce.fsx -- --seeds 2"
+
+/// A model result whose six emotions have WA = base + 0.01·e and F1 = base + 0.1 + 0.01·e (fractions); its runs were
+/// made at `commit`.
+let private modelResultAt commit key label (b: float) : ModelResult =
     let per =
         Metrics.emotions
         |> Array.mapi (fun e name ->
@@ -26,14 +29,20 @@ let private modelResult key label (b: float) : ModelResult =
             [|
                 {
                     Seed = 1
-                    Run = "r1"
+                    Run = $"runs/{key}-seed1"
+                    Dataset = "fixture data"
+                    Commit = commit
+                    Command = fixtureCommand
                     DevSelection = 0.5
                     TestWA = 0.60
                     TestF1 = 0.70
                 }
                 {
                     Seed = 2
-                    Run = "r2"
+                    Run = $"runs/{key}-seed2"
+                    Dataset = "fixture data"
+                    Commit = commit
+                    Command = fixtureCommand
                     DevSelection = 0.6
                     TestWA = 0.64
                     TestF1 = 0.74
@@ -46,12 +55,18 @@ let private modelResult key label (b: float) : ModelResult =
         AverageF1 = est (b + 0.125) (b + 0.08) (b + 0.17)
     }
 
+let private modelResult = modelResultAt "abc123"
+
 let private ablation key label modalities (wa: float) (f1: float) : AblationResult =
     {
         Key = key
         Label = label
+        Run = $"runs/{key}-seed2"
         Dataset = "fixture data"
+        Commit = "abc123"
+        Command = fixtureCommand
         Modalities = modalities
+        Thresholds = "retuned"
         AverageWA = est wa 0.0 1.0
         AverageF1 = est f1 0.0 1.0
         PerEmotion = [||]
@@ -60,7 +75,7 @@ let private ablation key label modalities (wa: float) (f1: float) : AblationResu
 let fixture: Results =
     {
         Dataset = "fixture data"
-        Command = "dotnet fsi scripts/reproduce.fsx --seeds 2"
+        Command = fixtureCommand
         Commit = "abc123"
         Created = "2026-11-24 10:00 +00:00"
         Seeds = 2
@@ -72,6 +87,7 @@ let fixture: Results =
                 Unit = "video"
             }
         BootstrapClusters = 678
+        AblationThresholds = "retuned"
         Models =
             [|
                 modelResult TableFormat.lateFusionKey "Late Fusion" 0.50
@@ -128,8 +144,10 @@ let tests =
                 Expect.stringStarts md "# Table 1: Baseline results" "title"
 
                 Expect.isTrue
-                    (md.Contains "`dotnet fsi scripts/reproduce.fsx --seeds 2` at commit abc123")
-                    "names the command and the commit"
+                    (md.Contains "Our rows come from runs made by `dotnet fsi scripts/reproduce.fsx -- --seeds 2` at commit abc123.")
+                    "names the command and the commit of the runs"
+
+                Expect.isFalse (md.Contains "different commits") "one commit: no note on commits"
             }
 
             test "Table 2 compares the TF baseline with the pre-trained model" {
@@ -173,7 +191,7 @@ let tests =
                 Expect.isTrue (md.Contains "| Baseline | fixture data | 50.0 | 70.0 | – | – | 60.0 | 74.0 |") "dash"
                 let csv = TableFormat.csv fixture (Table1.build fixture)
                 Expect.isTrue (csv.Contains "\nTF,fixture data,55.0,65.0,56.0,66.0,") "csv row"
-                Expect.isTrue (csv.StartsWith "# Made by") "provenance comment"
+                Expect.isTrue (csv.StartsWith "# Our rows come from runs made by") "provenance comment"
                 let tex = TableFormat.latex fixture (Table1.build fixture)
                 Expect.isTrue (tex.Contains "TF & fixture data & 55.0 & 65.0 & 56.0") "latex row"
                 Expect.isTrue (tex.Contains "M-ELMo + NN [10] (A+T) & CMU-MOSEI (paper) & 67.0") "latex reference row"
@@ -246,5 +264,91 @@ let tests =
                     Expect.equal (json["bootstrap_clusters"].GetValue<int>()) 678 "clusters"
                 finally
                     IO.File.Delete path
+            }
+
+            test "a table whose rows come from runs of two commits says so in its note, naming each commit's rows" {
+                let mixed =
+                    { fixture with
+                        Models =
+                            [|
+                                modelResultAt "abc123" TableFormat.lateFusionKey "Late Fusion" 0.50
+                                modelResultAt "def456" TableFormat.scratchKey "TF" 0.55
+                                modelResult TableFormat.pretrainedKey "Embeddings from the Multi-task model" 0.6
+                            |]
+                    }
+
+                let note (t: TableFormat.Table) =
+                    TableFormat.provenance mixed t |> String.concat "\n"
+
+                let table1 = note (Table1.build mixed)
+
+                Expect.stringContains
+                    table1
+                    "Our rows come from runs of different commits: abc123 (Late Fusion); def456 (TF)."
+                    "Table 1 names both commits and their rows"
+
+                Expect.stringContains table1 "Their runs were made by `dotnet fsi scripts/reproduce.fsx -- --seeds 2`." "one command"
+                Expect.stringContains (TableFormat.markdown mixed (Table1.build mixed)) "different commits" "in the Markdown"
+
+                Expect.stringContains
+                    (TableFormat.csv mixed (Table1.build mixed))
+                    "# Our rows come from runs of different commits"
+                    "in the CSV"
+
+                Expect.stringContains
+                    (TableFormat.latex mixed (Table1.build mixed))
+                    "% Our rows come from runs of different commits"
+                    "in the LaTeX"
+
+                Expect.stringContains
+                    (note (Table2.build mixed))
+                    "different commits: def456 (Baseline); abc123 (Embeddings from the Multi-task model)"
+                    "Table 2 too"
+
+                // Table 3's rows come from the chosen runs (one commit here): no such note.
+                Expect.isFalse ((note (Table3.build mixed)).Contains "different commits") "Table 3: one commit"
+
+                let otherData =
+                    { mixed with
+                        Models =
+                            mixed.Models
+                            |> Array.map (fun m ->
+                                if m.Key = TableFormat.scratchKey then
+                                    { m with
+                                        Seeds = m.Seeds |> Array.map (fun s -> { s with Dataset = "other data" })
+                                    }
+                                else
+                                    m)
+                    }
+
+                Expect.stringContains
+                    (TableFormat.provenance otherData (Table1.build otherData) |> String.concat "\n")
+                    "different datasets: fixture data (Late Fusion); other data (TF)"
+                    "datasets named per row"
+            }
+
+            test "Table 3's caption says which thresholds the ablations were scored at" {
+                let title (choice: string) =
+                    (Table3.build
+                        { fixture with
+                            AblationThresholds = choice
+                        })
+                        .Title
+
+                Expect.stringContains (title "retuned") "thresholds re-tuned on each ablation's dev predictions" "retuned"
+                Expect.stringContains (title "full") "thresholds of the full model" "full"
+                Expect.notEqual (title "retuned") (title "full") "the captions differ"
+
+                Expect.stringStarts
+                    (TableFormat.markdown
+                        { fixture with
+                            AblationThresholds = "full"
+                        }
+                        (Table3.build
+                            { fixture with
+                                AblationThresholds = "full"
+                            }))
+                    "# Table 3: Ablation studies"
+                    "the caption is the Markdown title"
             }
         ]

@@ -3,7 +3,9 @@
 /// its test metrics are reported with bootstrap intervals (by default resampling whole test clusters: videos of
 /// CMU-MOSEI, speakers of the demo corpus; or segments), beside the spread of the test
 /// averages across seeds. Ablations (§5.3) re-score a chosen model with modalities removed at inference by a zero
-/// stream weight. Test labels never choose a seed, a threshold or a step: they are read only to score.
+/// stream weight, at thresholds re-tuned on their own dev predictions or the full model's (AblationThresholds). Test
+/// labels never choose a seed, a threshold or a step: they are read only to score. Runs are reused only when they
+/// match the request (see Runs); results carry the dataset, commit and command their runs recorded.
 module Research.Experiments.Protocol
 
 open System
@@ -65,17 +67,42 @@ let paperAblations =
         }
     ]
 
+/// Which thresholds an ablation (Table 3) is scored at; both are tuned on dev predictions only.
+type AblationThresholds =
+    /// Re-tuned on the ablated model's own dev predictions (the default).
+    | Retuned
+    /// The full model's thresholds (tuned on its dev predictions with every modality), kept for the ablation.
+    | Full
+
+/// The flag value of a threshold choice ("retuned" or "full").
+let thresholdsName =
+    function
+    | Retuned -> "retuned"
+    | Full -> "full"
+
+/// The threshold choice of a flag value.
+let thresholdsOf (value: string) =
+    match value with
+    | "retuned" -> Retuned
+    | "full" -> Full
+    | other -> Errors.invalidSetting $"--ablation-thresholds: unknown '{other}' (retuned or full)"
+
 /// Seeds and bootstrap of the protocol.
 type Settings =
     {
         /// Random initialisations per model (paper: 10).
         Seeds: int list
         Bootstrap: Metrics.BootstrapOptions
-        /// Label of the data every result comes from (tables and plots print it on every row).
+        /// Label of the data every run is trained on (written into each run's run.json; the tables print the
+        /// label each run recorded).
         Dataset: string
         /// The cluster of a test item, from its id (its video or speaker, as Bootstrap.Unit says; the id itself for
         /// "segment"). The data decides it: segment ids name their video, the demo manifest each video's speaker.
         ClusterOf: string -> string
+        /// Train every run into a new folder beside existing ones (`--fresh`) instead of reusing matching runs.
+        Fresh: bool
+        /// The thresholds the ablations are scored at.
+        AblationThresholds: AblationThresholds
     }
 
 /// A metric with its 95 % bootstrap interval (fractions in [0, 1]).
@@ -94,11 +121,14 @@ type EmotionResult =
         F1: Estimate
     }
 
-/// What one seed's run gave.
+/// What one seed's run gave, and where the run came from (its run.json).
 type SeedResult =
     {
         Seed: int
         Run: string
+        Dataset: string
+        Commit: string
+        Command: string
         DevSelection: float
         TestWA: float
         TestF1: float
@@ -109,6 +139,7 @@ type ModelResult =
     {
         Key: string
         Label: string
+        /// The dataset label the chosen run recorded.
         Dataset: string
         Seeds: SeedResult[]
         /// The seed chosen on dev.
@@ -125,8 +156,14 @@ type AblationResult =
     {
         Key: string
         Label: string
+        /// The chosen run, its dataset label and the commit and command that made it (its run.json).
+        Run: string
         Dataset: string
+        Commit: string
+        Command: string
         Modalities: string
+        /// "retuned" or "full" (see AblationThresholds).
+        Thresholds: string
         AverageWA: Estimate
         AverageF1: Estimate
         PerEmotion: EmotionResult[]
@@ -139,11 +176,10 @@ let private estimate (i: Metrics.Interval) : Estimate =
         High = i.High
     }
 
-/// The protocol's report of a dev and a test split: thresholds tuned on dev only, test scored with intervals that
-/// resample the clusters `settings.ClusterOf` gives the test ids. Returns also the number of clusters.
-let report (settings: Settings) (dev: Metrics.Split) (testIds: string[], test: Metrics.Split) =
-    let thresholds = Metrics.tune dev
-
+/// The protocol's report of a test split (with its item ids) at given thresholds (tuned on dev only): test scored
+/// with intervals that resample the clusters `settings.ClusterOf` gives the test ids. Returns also the number of
+/// clusters.
+let reportAt (settings: Settings) (thresholds: Metrics.Thresholds) (testIds: string[], test: Metrics.Split) =
     let clusters =
         testIds
         |> Array.map (fun id ->
@@ -165,6 +201,11 @@ let report (settings: Settings) (dev: Metrics.Split) (testIds: string[], test: M
 
     perEmotion, estimate c.AverageWA, estimate c.AverageF1, c.Clusters
 
+/// The protocol's report of a dev and a test split (with its item ids): thresholds tuned on dev only, test scored
+/// with intervals (see reportAt).
+let report (settings: Settings) (dev: Metrics.Split) (testIds: string[], test: Metrics.Split) =
+    reportAt settings (Metrics.tune dev) (testIds, test)
+
 /// The seed whose run has the best dev selection score (ties: the smaller seed). Takes only dev reports.
 let choose (devScores: (int * Metrics.Report) list) : int =
     match devScores with
@@ -183,34 +224,45 @@ let seedRun (e: Experiment) (seed: int) : EmotionModel =
     | Transformer c -> Transformer { c with Name = name; Seed = seed }
     | LateFusionModel c -> LateFusionModel { c with Name = name; Seed = seed }
 
-/// The run of one seed of an experiment (reused when finished, resumed when not).
-let runSeed (runs: string) (e: Experiment) (seed: int) : FineTune.Result =
+/// The run of one seed of an experiment (reused when finished, resumed when not, if it matches; see Runs).
+let runSeed (runs: string) (settings: Settings) (e: Experiment) (seed: int) : FineTune.Result =
+    let request: Runs.Request =
+        {
+            Fresh = settings.Fresh
+            Dataset = settings.Dataset
+        }
+
     match seedRun e seed with
-    | Transformer c -> FineTune.run runs c
-    | LateFusionModel c -> Baseline.runLateFusion runs c
+    | Transformer c -> FineTune.run runs request c
+    | LateFusionModel c -> Baseline.runLateFusion runs request c
 
 let private splitOf (path: string) = snd (Evaluate.readSplit path)
 let private idsAndSplitOf (path: string) = Evaluate.readSplit path
 
 /// Trains every seed of an experiment (or reuses finished runs), chooses on dev, scores the choice on test.
 let runExperiment (runs: string) (settings: Settings) (e: Experiment) : ModelResult =
-    let results = [ for seed in settings.Seeds -> seed, runSeed runs e seed ]
+    let results = [ for seed in settings.Seeds -> seed, runSeed runs settings e seed ]
     let chosen = choose [ for seed, r in results -> seed, r.Dev ]
     let chosenRun = results |> List.find (fun (s, _) -> s = chosen) |> snd
 
     let perEmotion, wa, f1, clusters =
         report settings (splitOf (Path.Combine(chosenRun.Run, "dev.csv"))) (idsAndSplitOf (Path.Combine(chosenRun.Run, "test.csv")))
 
+    let origins = dict [ for _, r in results -> r.Run, Runs.origin r.Run ]
+
     {
         Key = e.Key
         Label = e.Label
-        Dataset = settings.Dataset
+        Dataset = origins[chosenRun.Run].Dataset
         Seeds =
             [|
                 for seed, r in results ->
                     {
                         Seed = seed
                         Run = r.Run
+                        Dataset = origins[r.Run].Dataset
+                        Commit = origins[r.Run].Commit
+                        Command = origins[r.Run].Command
                         DevSelection = Metrics.selectionScore r.Dev
                         TestWA = r.Test.AverageWA
                         TestF1 = r.Test.AverageF1
@@ -223,15 +275,53 @@ let runExperiment (runs: string) (settings: Settings) (e: Experiment) : ModelRes
         AverageF1 = f1
     }
 
+/// The file beside cached ablation predictions that says what they were made from (see `ablationKey`).
+let ablationKeyFile = "ablation.json"
+
+/// What cached ablation predictions depend on: the chosen run's best.bin (its SHA-256), the modalities kept, the
+/// threshold choice, the dev and test stores (fingerprints) and the code version. Cached predictions are reused only
+/// when their key file holds exactly this.
+let ablationKey (settings: Settings) (run: string) (stores: string) (a: Ablation) =
+    let node = Nodes.JsonObject()
+    node["best"] <- Nodes.JsonValue.Create(RunInputs.FileFingerprint(Path.Combine(run, "best.bin")))
+    node["modalities"] <- Nodes.JsonValue.Create a.Name
+    node["video"] <- Nodes.JsonValue.Create a.Video
+    node["text"] <- Nodes.JsonValue.Create a.Text
+    node["thresholds"] <- Nodes.JsonValue.Create(thresholdsName settings.AblationThresholds)
+
+    for split in [ "valid"; "test" ] do
+        node[$"stores/{split}"] <- Nodes.JsonValue.Create(FeatureStore.FingerprintOf(Path.Combine(stores, split)))
+
+    node["code_version"] <- Nodes.JsonValue.Create RunInputs.CurrentCodeVersion
+    node
+
+/// Whether `folder` holds predictions cached under exactly `key`.
+let private cachedUnder (folder: string) (key: Nodes.JsonNode) =
+    let keyFile = Path.Combine(folder, ablationKeyFile)
+
+    [ keyFile; Path.Combine(folder, "dev.csv"); Path.Combine(folder, "test.csv") ]
+    |> List.forall File.Exists
+    && (try
+            Nodes.JsonNode.DeepEquals(Nodes.JsonNode.Parse(File.ReadAllText keyFile), key)
+        with :? JsonException ->
+            false)
+
 /// Scores a finished transformer run with some modalities removed (stream weight 0); the predictions go to
-/// `<folder>/dev.csv` and `test.csv` (written once, reused after). The run folder itself is not touched.
+/// `<folder>/dev.csv` and `test.csv`, with `ablation.json` (their `ablationKey`) written last. They are reused only
+/// while the key matches (the run's current best.bin, the same options and stores); otherwise they are computed
+/// again. Thresholds: re-tuned on the ablated dev predictions, or the full model's (settings.AblationThresholds),
+/// dev only either way. The run folder itself is not touched.
 let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (key: string, label: string) : AblationResult =
     let dev, test = Path.Combine(folder, "dev.csv"), Path.Combine(folder, "test.csv")
 
-    if not (File.Exists dev && File.Exists test) then
-        let c =
-            ofJson<FineTuning> run (File.ReadAllText(Path.Combine(run, RunFolder.ConfigFile)))
+    let c =
+        ofJson<FineTuning> run (File.ReadAllText(Path.Combine(run, RunFolder.ConfigFile)))
 
+    let cacheKey = ablationKey settings run c.Stores a
+
+    if cachedUnder folder cacheKey then
+        printfn "ablation %s of %s: cached predictions reused (%s)" a.Name run folder
+    else
         TorchRuntime.Initialize c.Threads
         let device = Devices.Resolve c.Device
         let config = modelConfig c.Model c.Inputs c.Modalities TaskWeights.EmotionOnly 1
@@ -244,6 +334,8 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
 
         let logits (x: EncoderInput) = model.EmotionLogits x
         Directory.CreateDirectory folder |> ignore
+        // The old key goes first: an interrupted recomputation leaves no key, so it is never taken for a cache.
+        File.Delete(Path.Combine(folder, ablationKeyFile))
 
         for split, path in [ "valid", dev; "test", test ] do
             use store = FeatureStore.Open(Path.Combine(c.Stores, split))
@@ -251,13 +343,27 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
             let scores = FineTune.predict split model logits data device c.Budget.BatchSize
             FineTune.writePredictions path [| for i in 0 .. data.Count - 1 -> data.Id i |] scores
 
-    let perEmotion, wa, f1, _ = report settings (splitOf dev) (idsAndSplitOf test)
+        let keyPath = Path.Combine(folder, ablationKeyFile)
+        File.WriteAllText(keyPath + ".tmp", cacheKey.ToJsonString(JsonSerializerOptions(WriteIndented = true)) + "\n")
+        File.Move(keyPath + ".tmp", keyPath, true)
+
+    let thresholds =
+        match settings.AblationThresholds with
+        | Retuned -> Metrics.tune (splitOf dev)
+        | Full -> Metrics.tune (splitOf (Path.Combine(run, "dev.csv")))
+
+    let perEmotion, wa, f1, _ = reportAt settings thresholds (idsAndSplitOf test)
+    let origin = Runs.origin run
 
     {
         Key = key
         Label = label
-        Dataset = settings.Dataset
+        Run = origin.Run
+        Dataset = origin.Dataset
+        Commit = origin.Commit
+        Command = origin.Command
         Modalities = a.Name
+        Thresholds = thresholdsName settings.AblationThresholds
         AverageWA = wa
         AverageF1 = f1
         PerEmotion = perEmotion
@@ -266,21 +372,42 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
 /// Everything the tables and plots are built from, with where it came from.
 type Results =
     {
+        /// The dataset label, command and commit of the runs the results are built from (their run.json, not the
+        /// invocation that wrote the results): the one value they share, or the distinct values joined by "; ".
         Dataset: string
         Command: string
         Commit: string
+        /// When the results were written.
         Created: string
         Seeds: int
         /// The test bootstrap: unit (segment, video or speaker), resamples, seed, level.
         Bootstrap: Metrics.BootstrapOptions
         /// The clusters of the test split it resampled (the units of Bootstrap.Unit).
         BootstrapClusters: int
+        /// The ablations' thresholds: "retuned" or "full" (see AblationThresholds).
+        AblationThresholds: string
         Models: ModelResult[]
         Ablations: AblationResult[]
         /// The pre-training run's held-out metrics (cer, speaker_accuracy, ...) and its folder.
         Pretraining: Collections.Generic.IDictionary<string, float>
         PretrainingRun: string
     }
+
+/// The distinct values, in order of first appearance, joined by "; " (one value when all agree).
+let joinDistinct (values: string seq) = String.Join("; ", Seq.distinct values)
+
+/// Dataset label, command and commit of a results set, from the origins of its runs (the pre-training run and every
+/// seed's run): see Results.
+let provenanceOf (pretraining: Runs.Origin) (models: ModelResult seq) =
+    let origins =
+        [
+            yield pretraining.Dataset, pretraining.Command, pretraining.Commit
+            for m in models do
+                for s in m.Seeds -> s.Dataset, s.Command, s.Commit
+        ]
+
+    let pick f = joinDistinct (origins |> List.map f)
+    pick (fun (d, _, _) -> d), pick (fun (_, c, _) -> c), pick (fun (_, _, c) -> c)
 
 let private json =
     JsonSerializerOptions(WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower)

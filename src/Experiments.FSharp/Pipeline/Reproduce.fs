@@ -1,7 +1,8 @@
 /// The main job (README line 1): data (the demo corpus, generated when absent, and its feature stores) →
 /// multi-task pre-training → emotion models from N seeds each (late fusion, TF from scratch, TF fine-tuned from the
 /// pre-trained encoder) → choice on dev, test scores with intervals → modality ablations at inference →
-/// paper-tables/ (Tables 1–3 as .md/.tex/.csv, results.json, plots, index.html). Finished runs are reused.
+/// paper-tables/ (Tables 1–3 as .md/.tex/.csv, results.json, plots, index.html). Finished runs are reused when they
+/// match the request (Runs); `Fresh` trains into new folders beside them.
 module Research.Experiments.Reproduce
 
 open System
@@ -32,6 +33,10 @@ type Job =
         /// How the figures get plotly.js: inline in each file (the default), or one shared plotly.min.js beside them.
         Plotly: Plots.PlotlyMode
         Seeds: int
+        /// Train every run into a new folder beside existing ones instead of reusing matching runs (`--fresh`).
+        Fresh: bool
+        /// The thresholds Table 3's ablations are scored at (`--ablation-thresholds`).
+        AblationThresholds: AblationThresholds
         Pretraining: Pretraining
         FineTuning: FineTuning
         LateFusion: LateFusion
@@ -165,10 +170,15 @@ let run (job: Job) : Results =
         stages.Time(
             "pre-training",
             fun () ->
-                if job.Ranks > 1 then
-                    Pretrain.launchRanks job.Ranks job.Runs pretraining
+                let request: Runs.Request = { Fresh = job.Fresh; Dataset = dataset }
 
-                Pretrain.run job.Runs pretraining
+                let pretraining, request =
+                    if job.Ranks > 1 then
+                        Pretrain.launchRanks job.Ranks job.Runs request pretraining
+                    else
+                        pretraining, request
+
+                Pretrain.run job.Runs request pretraining
         )
 
     say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
@@ -195,6 +205,8 @@ let run (job: Job) : Results =
             Bootstrap = { job.Bootstrap with Unit = unit }
             Dataset = dataset
             ClusterOf = clusterOf
+            Fresh = job.Fresh
+            AblationThresholds = job.AblationThresholds
         }
 
     let models =
@@ -204,7 +216,7 @@ let run (job: Job) : Results =
 
                 // Each seed's training is a stage of its own; the protocol then reuses the finished runs.
                 for seed in settings.Seeds do
-                    stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs e seed |> ignore)
+                    stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
 
                 let m =
                     stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
@@ -224,7 +236,10 @@ let run (job: Job) : Results =
                 m
         ]
 
-    say "4/5 ablations at inference (%s)" (String.Join(", ", paperAblations |> List.map (fun a -> a.Name)))
+    say
+        "4/5 ablations at inference (%s; thresholds %s)"
+        (String.Join(", ", paperAblations |> List.map (fun a -> a.Name)))
+        (thresholdsName job.AblationThresholds)
 
     let ablations =
         stages.Time(
@@ -252,21 +267,19 @@ let run (job: Job) : Results =
                 |]
         )
 
-    let info = RunInfo.Capture()
+    // Dataset, command and commit come from the runs the results are built from, not from this invocation.
+    let dataset, command, commit = provenanceOf (Runs.origin pre.Run) models
 
     let results =
         {
             Dataset = dataset
-            Command = job.Command
-            Commit =
-                if info.GitDirty = Nullable true then
-                    info.GitCommit + " (with uncommitted changes)"
-                else
-                    info.GitCommit
+            Command = command
+            Commit = commit
             Created = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")
             Seeds = job.Seeds
             Bootstrap = settings.Bootstrap
             BootstrapClusters = models |> List.map (fun m -> m.TestClusters) |> List.max
+            AblationThresholds = thresholdsName job.AblationThresholds
             Models = Array.ofList models
             Ablations = ablations
             Pretraining = Collections.Generic.Dictionary(pre.Metrics)
@@ -314,6 +327,8 @@ let defaults =
         Tables = "paper-tables"
         Plotly = Plots.Inline
         Seeds = 3
+        Fresh = false
+        AblationThresholds = Retuned
         Pretraining =
             { demoPretraining with
                 Name = "pretrain"

@@ -255,7 +255,7 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,td:nth-child(2){text-align:left}</style></head><body>"
 
     add "<h1>Multi-modal embeddings by multi-task learning — tables and figures</h1>"
-    add $"<p>Made by <code>{enc results.Command}</code> at commit {enc results.Commit} on {enc results.Created}.</p>"
+    add $"<p>Runs made by <code>{enc results.Command}</code> at commit {enc results.Commit}; written on {enc results.Created}.</p>"
 
     add
         $"<p>Our rows come from: <b>{enc results.Dataset}</b>. Rows labelled <i>CMU-MOSEI (paper)</i> are the paper's published numbers, for reference only.</p>"

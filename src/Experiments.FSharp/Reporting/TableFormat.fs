@@ -18,6 +18,8 @@ type Row =
         AverageCi: (float * float * float * float) option
         /// Mean ± sd of the test averages across seeds, and the seed count.
         SeedSpread: (float * float * float * float * int) option
+        /// Where our row's runs came from (their run.json); empty for the paper's rows.
+        Origins: Runs.Origin list
     }
 
 /// A table: title, column group names (each has WA and F1), rows.
@@ -45,6 +47,7 @@ let reference (label: string) (values: float list) =
                 | _ -> None)
         AverageCi = None
         SeedSpread = None
+        Origins = []
     }
 
 /// The column groups of Tables 1 and 2: the six emotions and their average.
@@ -80,6 +83,17 @@ let ours (label: string) (m: ModelResult) =
             ]
         AverageCi = Some(pct m.AverageWA.Low, pct m.AverageWA.High, pct m.AverageF1.Low, pct m.AverageF1.High)
         SeedSpread = Some(waMean, waSd, f1Mean, f1Sd, m.Seeds.Length)
+        Origins =
+            [
+                for s in m.Seeds ->
+                    ({
+                        Run = s.Run
+                        Dataset = s.Dataset
+                        Commit = s.Commit
+                        Command = s.Command
+                    }
+                    : Runs.Origin)
+            ]
     }
 
 /// The results of the model with `key`, when the results hold it.
@@ -142,10 +156,51 @@ let bootstrapNote (r: Results) =
 
     $"test intervals: {levelText b.Level} percentile bootstrap {over}; unit {b.Unit}, {b.Resamples} resamples, seed {b.Seed}, level {b.Level.ToString(CultureInfo.InvariantCulture)}.{degenerate}"
 
-/// Where a table came from: command, commit, time, and a note on datasets and the test bootstrap.
-let provenance (r: Results) =
+/// For each distinct value of `f` over our rows' runs (in order), the labels of the rows whose runs have it.
+let private rowsBy (f: Runs.Origin -> string) (t: Table) =
     [
-        $"Made by `{r.Command}` at commit {r.Commit} on {r.Created}."
+        for row in t.Rows do
+            for o in row.Origins -> f o, row.Label
+    ]
+    |> List.groupBy fst
+    |> List.map (fun (value, rows) -> value, rows |> List.map snd |> List.distinct)
+
+/// "value (row, row); value (row)" for values that differ between rows.
+let private byRow (format: string -> string) (groups: (string * string list) list) =
+    groups
+    |> List.map (fun (value, rows) -> $"""{format value} ({String.Join(", ", rows)})""")
+    |> String.concat "; "
+
+/// Where a table's rows came from, taken from the runs behind them (their run.json): the command and commit that made
+/// the runs, and, when rows come from runs of different commits, commands or datasets, which row has which.
+let origins (t: Table) =
+    let commits, commands, datasets =
+        rowsBy _.Commit t, rowsBy _.Command t, rowsBy _.Dataset t
+
+    let code (c: string) = $"`{c}`"
+
+    [
+        match commits, commands with
+        | [], _ -> ()
+        | [ commit, _ ], [ command, _ ] -> $"Our rows come from runs made by `{command}` at commit {commit}."
+        | _ ->
+            match commits with
+            | [ commit, _ ] -> $"Our rows come from runs at commit {commit}."
+            | _ -> $"Our rows come from runs of different commits: {byRow id commits}."
+
+            match commands with
+            | [ command, _ ] -> $"Their runs were made by `{command}`."
+            | _ -> $"Their runs were made by different commands: {byRow code commands}."
+        if datasets.Length > 1 then
+            $"Our rows come from runs on different datasets: {byRow id datasets}; their numbers are not comparable."
+    ]
+
+/// Where a table came from: its runs' command, commit and datasets (see `origins`), when it was written, and a note
+/// on datasets.
+let provenance (r: Results) (t: Table) =
+    [
+        yield! origins t
+        $"Written on {r.Created}."
         $"Our rows: {r.Dataset}; each model trained from {r.Seeds} seeds, the run chosen on dev by (average WA + average F1) / 2, thresholds tuned on dev; {bootstrapNote r}"
         $"Rows labelled \"{paperDataset}\" are the paper's published numbers, for reference; numbers on different datasets are not comparable."
     ]
@@ -157,7 +212,7 @@ let markdown (r: Results) (t: Table) =
     line $"# {t.Title}"
     line ""
 
-    for p in provenance r do
+    for p in provenance r t do
         line p
 
     line ""
@@ -207,7 +262,7 @@ let private csvField (s: string) =
 let csv (r: Results) (t: Table) =
     let b = StringBuilder()
 
-    for p in provenance r do
+    for p in provenance r t do
         b.Append("# ").Append(p).Append('\n') |> ignore
 
     let groups =
@@ -237,7 +292,7 @@ let latex (r: Results) (t: Table) =
     let b = StringBuilder()
     let line (s: string) = b.Append(s).Append('\n') |> ignore
 
-    for p in provenance r do
+    for p in provenance r t do
         line ("% " + p)
 
     line "\\begin{table}[t]"

@@ -11,16 +11,21 @@ open Research.Model.Models
 open Research.Model.Runtime
 open Research.Experiments.Config
 
-/// Trains (or resumes, or reuses) the late-fusion baseline of `c` under `runs`.
-let runLateFusion (runs: string) (c: LateFusion) : FineTune.Result =
+/// Trains (or resumes, or reuses) the late-fusion baseline of `c` under `runs` (see Runs: reused or resumed only
+/// when its config, seed and inputs match; `request.Fresh` trains into a new folder beside it).
+let runLateFusion (runs: string) (request: Runs.Request) (c: LateFusion) : FineTune.Result =
     TorchRuntime.Initialize c.Threads
-    let path = Path.GetFullPath(Path.Combine(runs, c.Name))
+    let path = Runs.folder runs c.Name request
 
-    if RunFolder.IsDone path then
+    let inputs =
+        Runs.inputs request $"feature stores {Path.GetFullPath c.Stores}" (Runs.emotionStores c.Stores)
+
+    use folder = Runs.openRun path c c.Seed inputs
+
+    if folder.IsFinished then
         printfn "late fusion %s: finished run reused (%s)" c.Name path
         FineTune.readResult path
     else
-        use folder = RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
         let device = Devices.Resolve c.Device
 
         let config =

@@ -242,16 +242,35 @@ let trainAndScore
         Test = testReport
     }
 
-/// Trains (or resumes, or reuses) the emotion transformer of `c` under `runs`.
-let run (runs: string) (c: FineTuning) : Result =
-    TorchRuntime.Initialize c.Threads
-    let path = Path.GetFullPath(Path.Combine(runs, c.Name))
+/// The fingerprint of a finished pre-training run's weights (what a fine-tuning run starts from).
+let pretrainedFingerprint (pretrained: string) =
+    if not (RunFolder.IsDone pretrained) then
+        failwithf "pre-training run %s is not finished (run scripts/pretrain.fsx first)" pretrained
 
-    if RunFolder.IsDone path then
+    RunInputs.FileFingerprint(Path.Combine(pretrained, Pretrain.weightsFile))
+
+/// The inputs of an emotion transformer run: the emotion stores and, when fine-tuned, the pre-trained weights.
+let inputs (request: Runs.Request) (c: FineTuning) =
+    Runs.inputs
+        request
+        $"feature stores {Path.GetFullPath c.Stores}"
+        [
+            yield! Runs.emotionStores c.Stores
+            if c.Pretrained <> "" then
+                "pretrained", pretrainedFingerprint (Path.GetFullPath c.Pretrained)
+        ]
+
+/// Trains (or resumes, or reuses) the emotion transformer of `c` under `runs` (see Runs: reused or resumed only
+/// when its config, seed and inputs match; `request.Fresh` trains into a new folder beside it).
+let run (runs: string) (request: Runs.Request) (c: FineTuning) : Result =
+    TorchRuntime.Initialize c.Threads
+    let path = Runs.folder runs c.Name request
+    use folder = Runs.openRun path c c.Seed (inputs request c)
+
+    if folder.IsFinished then
         printfn "emotion run %s: finished run reused (%s)" c.Name path
         readResult path
     else
-        use folder = RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
         let device = Devices.Resolve c.Device
         let config = modelConfig c.Model c.Inputs c.Modalities TaskWeights.EmotionOnly 1
         torch.manual_seed (int64 c.Seed) |> ignore

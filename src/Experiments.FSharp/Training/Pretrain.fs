@@ -29,12 +29,38 @@ let modelConfigFile = "model-config.json"
 
 let presets = [ "demo", demoPretraining; "paper", paperPretraining ]
 
-/// Trains (or resumes, or reuses) the run of `c` under `runs`; returns where its results are.
+/// The inputs of a pre-training run: the feature store, and the data dir's transcripts and speakers.
+let inputs (request: Runs.Request) (c: Pretraining) =
+    let dataFile name =
+        let path = Path.Combine(c.DataDir, name)
+
+        [
+            if File.Exists path then
+                $"data/{name}", RunInputs.FileFingerprint path
+        ]
+
+    Runs.inputs
+        request
+        $"Kaldi data dir {Path.GetFullPath c.DataDir}"
+        [
+            "store", FeatureStore.FingerprintOf c.Store
+            yield! dataFile "text"
+            yield! dataFile "utt2spk"
+        ]
+
+/// Trains (or resumes, or reuses) the run of `c` under `runs` (see Runs: reused or resumed only when its config,
+/// seed and inputs match; `request.Fresh` trains into a new folder beside it); returns where its results are.
 /// Under `mpirun` every rank calls it (data-parallel, see docs/scaling.md): rank 0 owns the run folder, the others only
-/// train; threads per rank are at most the cores divided among the ranks on the machine.
-let run (runs: string) (c: Pretraining) : Result =
+/// train; threads per rank are at most the cores divided among the ranks on the machine. `--fresh` is for the
+/// launching process (`--ranks N` picks the new folder once, then launches the ranks on it), not for the ranks.
+let run (runs: string) (request: Runs.Request) (c: Pretraining) : Result =
     let comm = Communicator.FromEnvironment()
     let lead = comm.Rank = 0
+
+    if comm.Size > 1 && request.Fresh then
+        invalidArg
+            "fresh"
+            "--fresh under mpirun: every rank would pick its own new folder; give --fresh with --ranks N to the launching command instead"
 
     TorchRuntime.Initialize(
         if comm.Size > 1 then
@@ -43,7 +69,7 @@ let run (runs: string) (c: Pretraining) : Result =
             c.Threads
     )
 
-    let path = Path.GetFullPath(Path.Combine(runs, c.Name))
+    let path = Runs.folder runs c.Name request
     let weights = Path.Combine(path, weightsFile)
     let modelConfigPath = Path.Combine(path, modelConfigFile)
 
@@ -55,7 +81,16 @@ let run (runs: string) (c: Pretraining) : Result =
             Metrics = metrics
         }
 
-    if RunFolder.IsDone path then
+    FeatureStores.checkCmvnSplit c.Store c.HeldOutPerSpeaker
+
+    // Rank 0 owns the run folder (the reuse check, the lock, logs, checkpoints); the other ranks only train.
+    use folder =
+        if lead then
+            Runs.openRun path c c.Seed (inputs request c)
+        else
+            null
+
+    if (if lead then folder.IsFinished else RunFolder.IsDone path) then
         printfn "pre-training %s: finished run reused (%s)" c.Name path
         let m = RunFolder.ReadMetrics path
 
@@ -66,14 +101,6 @@ let run (runs: string) (c: Pretraining) : Result =
                 ]
         )
     else
-        FeatureStores.checkCmvnSplit c.Store c.HeldOutPerSpeaker
-
-        use folder =
-            if lead then
-                RunFolder.OpenOrResume(path, c, c.Seed, RunInfo.Capture())
-            else
-                null
-
         let device = Devices.Resolve c.Device
         let dir = FeatureStores.loadForStore c.DataDir
         use store = FeatureStore.Open c.Store
@@ -162,13 +189,20 @@ let run (runs: string) (c: Pretraining) : Result =
             printfn "pre-training %s: done; %s" c.Name path
             result state.LastEvaluation
 
-/// Trains `c` as `ranks` data-parallel processes on this machine: runs `mpirun -np ranks dotnet fsi
-/// scripts/pretrain.fsx` with the resolved config and waits; then `run` reuses the finished run. Clear errors for a
-/// missing mpirun or more ranks than items in a batch, before anything is written.
-let launchRanks (ranks: int) (runs: string) (c: Pretraining) =
+/// Trains `c` as `ranks` data-parallel processes on this machine: picks the run folder once (a new one under
+/// `request.Fresh`), runs `mpirun -np ranks dotnet fsi scripts/pretrain.fsx` on it with the resolved config and the
+/// request's dataset label, and waits; returns the config and request under which `run` then reuses the finished run.
+/// Clear errors for a missing mpirun or more ranks than items in a batch, before anything is written.
+let launchRanks (ranks: int) (runs: string) (request: Runs.Request) (c: Pretraining) =
     DataParallel.CheckBatch(c.Budget.BatchSize, ranks)
     MpiLauncher.Find() |> ignore
     Directory.CreateDirectory runs |> ignore
+
+    let c =
+        { c with
+            Name = Path.GetFileName(Runs.folder runs c.Name request)
+        }
+
     let configFile = Path.Combine(runs, $".{c.Name}.ranks-{Environment.ProcessId}.json")
     File.WriteAllText(configFile, toJson c)
 
@@ -176,11 +210,19 @@ let launchRanks (ranks: int) (runs: string) (c: Pretraining) =
         let script = Path.Combine(Machine.repoRoot (), "scripts", "pretrain.fsx")
         printfn "pre-training %s: %d ranks (mpirun)" c.Name ranks
 
+        let dataset =
+            if request.Dataset = "" then
+                []
+            else
+                [ "--dataset"; request.Dataset ]
+
         let code =
-            MpiLauncher.Run(ranks, "dotnet", [ "fsi"; script; "--"; "--config"; configFile; "--runs"; runs ])
+            MpiLauncher.Run(ranks, "dotnet", [ "fsi"; script; "--"; "--config"; configFile; "--runs"; runs ] @ dataset)
 
         if code <> 0 then
             failwith
                 $"pre-training {c.Name} on {ranks} ranks failed (mpirun exit code {code}); the same command resumes from the last checkpoint"
+
+        c, { request with Fresh = false }
     finally
         File.Delete configFile

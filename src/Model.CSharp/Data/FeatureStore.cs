@@ -34,9 +34,24 @@ public sealed class FeatureStore : IDisposable
 
     internal FeatureStoreIndex Index => index;
 
-    FeatureStore(string directory, FeatureStoreIndex index, SafeFileHandle data)
+    /// <summary>
+    /// The store's content fingerprint: the SHA-256 checksum that ends <c>index.bin</c> (lower-case hex). It covers
+    /// every item's id, input fingerprint (sources, their sizes and modification times, the feature settings) and
+    /// layout, so a store rebuilt from other inputs or settings has another; an unchanged rebuild keeps it.
+    /// </summary>
+    public string Fingerprint { get; }
+
+    /// <summary>The <see cref="Fingerprint"/> of the store in <paramref name="directory"/> (opened and checked, then closed).</summary>
+    public static string FingerprintOf(string directory)
+    {
+        using var store = Open(directory);
+        return store.Fingerprint;
+    }
+
+    FeatureStore(string directory, FeatureStoreIndex index, SafeFileHandle data, string fingerprint)
     {
         Directory = directory;
+        Fingerprint = fingerprint;
         this.index = index;
         this.data = data;
         Modalities = index.Modalities.Select(m => m.Name).ToList();
@@ -70,7 +85,9 @@ public sealed class FeatureStore : IDisposable
                 $"feature store {dir}: missing {FeatureStoreIndex.IndexFile} or {FeatureStoreIndex.DataFile}; not a complete feature store"
             );
         }
-        var index = FeatureStoreIndex.Parse(File.ReadAllBytes(indexPath), dir);
+        byte[] indexBytes = File.ReadAllBytes(indexPath);
+        var index = FeatureStoreIndex.Parse(indexBytes, dir);
+        string fingerprint = Convert.ToHexStringLower(indexBytes.AsSpan(indexBytes.Length - FeatureStoreIndex.FingerprintBytes));
         var handle = File.OpenHandle(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {
@@ -81,7 +98,7 @@ public sealed class FeatureStore : IDisposable
                     $"feature store {dir}: {FeatureStoreIndex.DataFile} has {length} bytes, the index expects {index.DataLength}{FirstCut(index, length)}"
                 );
             }
-            return new FeatureStore(dir, index, handle);
+            return new FeatureStore(dir, index, handle, fingerprint);
         }
         catch
         {

@@ -15,8 +15,9 @@ namespace Research.Model.Training;
 /// <item><c>log.jsonl</c>: the <see cref="MetricsLog"/>, one line per step and per evaluation;</item>
 /// <item><c>metrics.json</c>: the final metrics, written by <see cref="Finish"/>, then <c>DONE</c> (its time).</item>
 /// </list>
-/// Opening an unfinished run with the same config and seed resumes it; with another, it is an error naming the
-/// differing keys. Once DONE exists every write through this API throws; <see cref="IsDone"/> and
+/// Opening an unfinished run with the same config, seed and inputs (<see cref="RunInputs"/>) resumes it; with another,
+/// it is an error naming the differing keys (<see cref="RunConfigMismatchException"/>); <see cref="Fresh"/> names a new
+/// folder beside it instead. Once DONE exists every write through this API throws; <see cref="IsDone"/> and
 /// <see cref="ReadMetrics(string)"/> let callers reuse a finished run. Files are replaced atomically (temporary name,
 /// then rename), and the folder is created atomically with its config and run.json. While open for writing, the
 /// folder is locked (<c>.lock</c>, an OS file lock) so two processes cannot train into it at once; the holder's pid,
@@ -85,13 +86,20 @@ public sealed class RunFolder : IDisposable
 
     /// <summary>
     /// Starts a new run: creates the folder (it must not exist, or be empty) holding config.json and run.json, all
-    /// at once. A folder that already holds a run is an error; use <see cref="OpenOrResume"/> to continue one.
+    /// at once. A folder that already holds a run is an error; use <see cref="OpenOrResume(string, object, int, RunInfo, RunInputs)"/> to continue one.
     /// </summary>
     /// <param name="path">the run folder</param>
     /// <param name="resolvedConfig">the config after defaults and overrides, any value System.Text.Json serializes (a JsonNode too)</param>
     /// <param name="seed">the run's random seed</param>
     /// <param name="info">where and with what the run starts (usually <see cref="RunInfo.Capture"/>)</param>
-    public static RunFolder Create(string path, object resolvedConfig, int seed, RunInfo info)
+    public static RunFolder Create(string path, object resolvedConfig, int seed, RunInfo info) =>
+        Create(path, resolvedConfig, seed, info, null);
+
+    /// <summary>
+    /// Starts a new run as <see cref="Create(string, object, int, RunInfo)"/> does, recording what it is made from
+    /// (<paramref name="inputs"/>) in run.json.
+    /// </summary>
+    public static RunFolder Create(string path, object resolvedConfig, int seed, RunInfo info, RunInputs? inputs)
     {
         string full = FullPath(path);
         if (HoldsRun(full))
@@ -113,7 +121,7 @@ public sealed class RunFolder : IDisposable
         try
         {
             WriteText(System.IO.Path.Combine(temp, ConfigFile), config);
-            WriteText(System.IO.Path.Combine(temp, RunFile), RunText(new RunRecord(seed, info, [])));
+            WriteText(System.IO.Path.Combine(temp, RunFile), RunText(new RunRecord(seed, info, [], inputs)));
             if (Directory.Exists(full))
             {
                 Directory.Delete(full); // empty, checked above; fails if something appeared since
@@ -135,15 +143,24 @@ public sealed class RunFolder : IDisposable
     /// a resumption entry, and the log continues (call <c>Log.TruncateAfter(checkpoint step)</c> before logging).
     /// A finished run opens read-only (<see cref="IsFinished"/>), for its metrics.
     /// </summary>
-    public static RunFolder OpenOrResume(string path, object resolvedConfig, int seed, RunInfo info)
+    public static RunFolder OpenOrResume(string path, object resolvedConfig, int seed, RunInfo info) =>
+        OpenOrResume(path, resolvedConfig, seed, info, null);
+
+    /// <summary>
+    /// As <see cref="OpenOrResume(string, object, int, RunInfo)"/>, and the run's recorded inputs (code version,
+    /// dataset, input fingerprints; see <see cref="RunInputs"/>) must equal <paramref name="inputs"/> too, for a
+    /// finished run as for an unfinished one: any difference is a <see cref="RunConfigMismatchException"/> naming
+    /// the differing keys (<c>inputs.fingerprints.stores/train</c>, …). A new run records them in run.json.
+    /// </summary>
+    public static RunFolder OpenOrResume(string path, object resolvedConfig, int seed, RunInfo info, RunInputs? inputs)
     {
         string full = FullPath(path);
         if (!HoldsRun(full))
         {
-            return Create(full, resolvedConfig, seed, info);
+            return Create(full, resolvedConfig, seed, info, inputs);
         }
         var record = ReadRun(full);
-        CheckSame(full, ReadConfigNode(full), JsonNode.Parse(ConfigText(resolvedConfig)), record.Seed, seed);
+        CheckSame(full, ReadConfigNode(full), JsonNode.Parse(ConfigText(resolvedConfig)), record.Seed, seed, record.Inputs, inputs);
         if (IsDone(full))
         {
             return new RunFolder(full, seed, resumed: true, null);
@@ -375,9 +392,21 @@ public sealed class RunFolder : IDisposable
         }
     }
 
-    static void CheckSame(string full, JsonNode? oldConfig, JsonNode? newConfig, int oldSeed, int newSeed)
+    static void CheckSame(
+        string full,
+        JsonNode? oldConfig,
+        JsonNode? newConfig,
+        int oldSeed,
+        int newSeed,
+        RunInputs? oldInputs,
+        RunInputs? newInputs
+    )
     {
         var differences = JsonDiff.Compare(oldConfig, newConfig).ToList();
+        if (newInputs is not null)
+        {
+            differences.AddRange(JsonDiff.Compare(InputsNode(oldInputs), InputsNode(newInputs)));
+        }
         if (oldSeed != newSeed)
         {
             differences.Insert(
@@ -400,6 +429,47 @@ public sealed class RunFolder : IDisposable
             throw new RunConfigMismatchException(full, [.. differences.Select(d => d.Key)], details);
         }
     }
+
+    /// <summary>Inputs as compared: under an "inputs" key, so differences read <c>inputs.dataset</c> etc.</summary>
+    static JsonNode InputsNode(RunInputs? inputs) =>
+        new JsonObject { ["inputs"] = inputs is null ? null : JsonSerializer.SerializeToNode(inputs, RunJson.SnakeCase) };
+
+    /// <summary>
+    /// The folder a plain request uses for <paramref name="path"/>: the last of <c>path</c>, <c>path-2</c>,
+    /// <c>path-3</c>, … that holds a run (the one <c>--fresh</c> made last), or <paramref name="path"/> when none does.
+    /// </summary>
+    public static string Latest(string path)
+    {
+        string full = FullPath(path);
+        string latest = full;
+        for (int k = 2; HoldsRun(Sibling(full, k)); k++)
+        {
+            latest = Sibling(full, k);
+        }
+        return latest;
+    }
+
+    /// <summary>
+    /// The folder a <c>--fresh</c> request uses for <paramref name="path"/>: <paramref name="path"/> when it holds
+    /// no run, else the first of <c>path-2</c>, <c>path-3</c>, … that holds none (the one after <see cref="Latest"/>).
+    /// Existing runs are never reused nor touched; a later plain request finds the new one by <see cref="Latest"/>.
+    /// </summary>
+    public static string Fresh(string path)
+    {
+        string full = FullPath(path);
+        if (!HoldsRun(full))
+        {
+            return full;
+        }
+        int k = 2;
+        while (HoldsRun(Sibling(full, k)))
+        {
+            k++;
+        }
+        return Sibling(full, k);
+    }
+
+    static string Sibling(string full, int k) => $"{full}-{k.ToString(CultureInfo.InvariantCulture)}";
 
     static string ConfigText(object resolvedConfig)
     {

@@ -75,7 +75,7 @@ let tests =
                 let tables = TableFiles.writeAll d.Path TablesTests.fixture
                 let html = File.ReadAllText(Figures.index d.Path TablesTests.fixture tables [])
 
-                Expect.stringContains html "<code>dotnet fsi scripts/reproduce.fsx --seeds 2</code>" "the command as code"
+                Expect.stringContains html "<code>dotnet fsi scripts/reproduce.fsx -- --seeds 2</code>" "the command as code"
                 Expect.isFalse (html.Contains "`") "no backtick left"
             }
 
