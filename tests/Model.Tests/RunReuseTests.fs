@@ -297,7 +297,6 @@ let tests =
                 do
                     let audioOnly = paperAblations.Head
                     let split name = snd (Evaluate.readSplit name)
-                    let testWithIds = Evaluate.readSplit (Path.Combine(folder, "test.csv"))
 
                     let retuned =
                         ablate (settings Retuned) run folder audioOnly (TableFormat.scratchKey, "TF")
@@ -305,8 +304,9 @@ let tests =
                     let full =
                         ablate (settings Full) run folder audioOnly (TableFormat.scratchKey, "TF")
 
-                    let ablatedDev, ablatedTest =
-                        split (Path.Combine(folder, "dev.csv")), split (Path.Combine(folder, "test.csv"))
+                    let ablatedDev = split (Path.Combine(folder, "dev.csv"))
+
+                    let testWithIds = Evaluate.readSplit (Path.Combine(folder, "test.csv"))
 
                     let fullThresholds = Metrics.tune (split (Path.Combine(run, "dev.csv")))
                     let ownThresholds = Metrics.tune ablatedDev
