@@ -231,6 +231,7 @@ let private tableResults =
              Command = "fixture"
              Commit = "0000000"
              Created = "2026-12-03 00:00 +00:00"
+             Machine = "fixture machine"
              Seeds = 4
              Bootstrap = settings.Bootstrap
              BootstrapClusters = testLabels.Length

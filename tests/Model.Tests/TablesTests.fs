@@ -78,6 +78,7 @@ let fixture: Results =
         Command = fixtureCommand
         Commit = "abc123"
         Created = "2026-11-24 10:00 +00:00"
+        Machine = "fixture machine, 2 cores"
         Seeds = 2
         Bootstrap =
             {

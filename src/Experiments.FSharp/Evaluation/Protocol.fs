@@ -379,6 +379,8 @@ type Results =
         Commit: string
         /// When the results were written.
         Created: string
+        /// The machine that wrote them: CPU model, cores, operating system.
+        Machine: string
         Seeds: int
         /// The test bootstrap: unit (segment, video or speaker), resamples, seed, level.
         Bootstrap: Metrics.BootstrapOptions

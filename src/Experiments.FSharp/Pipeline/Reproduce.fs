@@ -276,6 +276,8 @@ let run (job: Job) : Results =
             Command = command
             Commit = commit
             Created = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")
+            Machine =
+                $"{Machine.cpuModel ()}, {Environment.ProcessorCount} cores, {Runtime.InteropServices.RuntimeInformation.OSDescription}"
             Seeds = job.Seeds
             Bootstrap = settings.Bootstrap
             BootstrapClusters = models |> List.map (fun m -> m.TestClusters) |> List.max
