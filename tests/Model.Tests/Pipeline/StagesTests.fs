@@ -32,16 +32,15 @@ let tests =
     <| testList
         "Stages"
         [
-            test "a busy stage records its CPU time, a sleeping one almost none; wall time covers both" {
+            test "a busy stage records its CPU time; wall time covers a sleeping one; stages in run order" {
                 let r = Stages.Recorder()
                 r.Time("busy", fun () -> spin 0.3) |> ignore
                 r.Time("sleep", fun () -> Threading.Thread.Sleep 600)
                 let busy = stageNamed r "busy"
                 let sleep = stageNamed r "sleep"
+                // No upper bound on CPU time: it is the whole process's, with its other threads (GC, background JIT)
+                // and any child of an earlier test reaped meanwhile (cutime), which a test host cannot keep quiet.
                 Expect.isGreaterThanOrEqual busy.CpuSeconds 0.25 "the spin's CPU time (clock ticks of 10 ms)"
-                // The process's CPU time includes its other threads (GC, the JIT's background compiles): at most all cores.
-                Expect.isLessThanOrEqual busy.CpuSeconds (float Environment.ProcessorCount * busy.WallSeconds + 0.1) "CPU ≤ cores × wall"
-                Expect.isLessThan sleep.CpuSeconds 0.3 "sleeping uses (almost) no CPU"
                 Expect.isGreaterThanOrEqual sleep.WallSeconds 0.59 "wall time of the sleep"
                 Expect.isGreaterThanOrEqual sleep.StartSeconds (busy.StartSeconds + busy.WallSeconds) "run order"
             }
