@@ -16,6 +16,9 @@ let usage =
         Flags =
             flag "model" (String.concat "|" models) "required" "which baseline"
             :: ConfigFlags.flags [ "demo"; "paper" ]
+            @ [
+                flag "ranks" "N" "1" "data-parallel processes (mpirun -np N on this machine; the global batch is kept, see docs/scaling.md)"
+            ]
         Examples =
             [
                 "dotnet fsi scripts/baseline.fsx -- --model late-fusion"
@@ -28,19 +31,45 @@ let usage =
 let main (argv: string array) : int =
     let f = parseUsage usage argv
     let runs = ConfigFlags.runs f
+    let ranks = f.Int("ranks", 1)
+    let launch = ranks > 1 && not (Research.Model.Runtime.Communicator.LaunchedByMpi())
+    let request = ConfigFlags.request f
 
-    let name, result =
+    // The configuration is resolved (and the ranks launched) before MPI starts in this process.
+    let train: unit -> string * FineTune.Result =
         match f.Required "model" with
         | "late-fusion" ->
             let c = ConfigFlags.resolve [ "demo", demoLateFusion; "paper", paperLateFusion ] f
 
-            c.Name, Baseline.runLateFusion runs (ConfigFlags.request f) c
+            let c, request =
+                if launch then
+                    Baseline.launchLateFusion ranks runs request c
+                else
+                    c, request
+
+            fun () -> c.Name, Baseline.runLateFusion runs request c
         | "transformer" ->
             let c =
                 ConfigFlags.resolve [ "demo", scratch demoFineTuning; "paper", scratch paperFineTuning ] f
 
-            c.Name, FineTune.run runs (ConfigFlags.request f) c
+            let c, request =
+                if launch then
+                    FineTune.launchRanks "baseline.fsx" [ "--model"; "transformer" ] ranks runs request c
+                else
+                    c, request
+
+            fun () -> c.Name, FineTune.run runs request c
         | other -> raise (UsageError $"--model: expected late-fusion or transformer, got '{other}'")
 
-    printfn "%s: test average WA %.4f, F1 %.4f" name result.Test.AverageWA result.Test.AverageF1
-    0
+    let comm = Research.Model.Runtime.Communicator.FromEnvironment()
+
+    Research.Model.Runtime.Communicator.Run(
+        comm,
+        fun () ->
+            let name, result = train ()
+
+            if comm.Rank = 0 then
+                printfn "%s: test average WA %.4f, F1 %.4f" name result.Test.AverageWA result.Test.AverageF1
+
+            0
+    )

@@ -8,8 +8,8 @@ let main argv =
 
     match argv with
     | [| "--train-child"; dir |] -> Research.Model.Tests.Training.TrainingChild.main dir
-    | [| "--parallel-child"; dir; steps; dropout |] ->
-        Research.Model.Tests.Training.TrainingChild.parallelMain dir (int64 steps) (float dropout)
+    | [| "--parallel-child"; dir; steps; dropout; task |] ->
+        Research.Model.Tests.Training.TrainingChild.parallelMain dir (int64 steps) (float dropout) task
     | [| "--hold-run"; dir |] -> Research.Model.Tests.Faults.FaultTests.holdRun dir
     | [| "--write-child"; dir |] -> Research.Model.Tests.Faults.FaultTests.writeForever dir
     | _ ->

@@ -164,8 +164,12 @@ let readResult (path: string) =
         Test = Metrics.evaluate dev test
     }
 
-/// The training loop shared by the emotion models: train with dev selection, reload the best, write predictions and metrics.
+/// The training loop shared by the emotion models: train with dev selection, reload the best, write predictions and
+/// metrics. Data-parallel over `comm`'s ranks (docs/scaling.md): rank 0 owns `folder` (null on the other ranks), selects
+/// and scores; the other ranks train, wait for rank 0 to finish and read the same result back.
 let trainAndScore
+    (comm: ICommunicator)
+    (path: string)
     (folder: RunFolder)
     (stores: string, budget: Budget, seed: int, deviceName: string)
     (model: torch.nn.Module)
@@ -181,7 +185,9 @@ let trainAndScore
     let train, dev, test =
         EmotionData trainStore, EmotionData devStore, EmotionData testStore
 
-    use observer = new RunObserver(folder, "dev")
+    let lead = comm.Rank = 0
+    use runObserver = if lead then new RunObserver(folder, "dev") else null
+    let observer: ITrainingObserver = if lead then runObserver else DataParallel.Silent
 
     let evaluate () =
         let report =
@@ -196,7 +202,7 @@ let trainAndScore
 
     let options = trainerOptions budget seed
 
-    let best = folder.PathOf "best.bin"
+    let best = Path.Combine(path, "best.bin")
 
     let state =
         Trainer.Run(
@@ -205,42 +211,51 @@ let trainAndScore
             train,
             device,
             options,
-            folder.PathOf "checkpoint.bin",
+            Path.Combine(path, "checkpoint.bin"),
             configJson,
             Func<_>(evaluate),
             "selection",
             best,
-            observer
+            observer,
+            comm
         )
 
-    model.load best |> ignore
-    let devSplit = predict "dev" model logits dev device budget.BatchSize
-    let testSplit = predict "test" model logits test device budget.BatchSize
-    writePredictions (folder.PathOf "dev.csv") [| for i in 0 .. dev.Count - 1 -> dev.Id i |] devSplit
-    writePredictions (folder.PathOf "test.csv") [| for i in 0 .. test.Count - 1 -> test.Id i |] testSplit
-    let devReport = Metrics.devReport devSplit
-    let testReport = Metrics.evaluate devSplit testSplit
+    if not lead then
+        comm.Barrier() // rank 0 has written the predictions and finished the run
+        readResult path
+    else
 
-    folder.Finish(
-        {|
-            dataset = stores
-            best_step = state.BestStep
-            dev_selection = Metrics.selectionScore devReport
-            dev = Evaluate.toJson devReport None
-            test = Evaluate.toJson testReport None
-            // The chosen model's learned modality weights (ModelConfig.LearnedModalityWeights), else null.
-            modality_weights =
-                match box model with
-                | :? ITaskModel as m -> m.LoggedValues
-                | _ -> null
-        |}
-    )
+        model.load best |> ignore
+        let devSplit = predict "dev" model logits dev device budget.BatchSize
+        let testSplit = predict "test" model logits test device budget.BatchSize
+        writePredictions (folder.PathOf "dev.csv") [| for i in 0 .. dev.Count - 1 -> dev.Id i |] devSplit
+        writePredictions (folder.PathOf "test.csv") [| for i in 0 .. test.Count - 1 -> test.Id i |] testSplit
+        let devReport = Metrics.devReport devSplit
+        let testReport = Metrics.evaluate devSplit testSplit
 
-    {
-        Run = folder.Path
-        Dev = devReport
-        Test = testReport
-    }
+        folder.Finish(
+            {|
+                dataset = stores
+                best_step = state.BestStep
+                dev_selection = Metrics.selectionScore devReport
+                dev = Evaluate.toJson devReport None
+                test = Evaluate.toJson testReport None
+                // The chosen model's learned modality weights (ModelConfig.LearnedModalityWeights), else null.
+                modality_weights =
+                    match box model with
+                    | :? ITaskModel as m -> m.LoggedValues
+                    | _ -> null
+            |}
+        )
+
+        if comm.Size > 1 then
+            comm.Barrier()
+
+        {
+            Run = folder.Path
+            Dev = devReport
+            Test = testReport
+        }
 
 /// The fingerprint of a finished pre-training run's weights (what a fine-tuning run starts from).
 let pretrainedFingerprint (pretrained: string) =
@@ -262,12 +277,19 @@ let inputs (request: Runs.Request) (c: FineTuning) =
 
 /// Trains (or resumes, or reuses) the emotion transformer of `c` under `runs` (see Runs: reused or resumed only
 /// when its config, seed and inputs match; `request.Fresh` trains into a new folder beside it).
+/// Under `mpirun` every rank calls it (data-parallel, as `Pretrain.run`).
 let run (runs: string) (request: Runs.Request) (c: FineTuning) : Result =
-    TorchRuntime.Initialize c.Threads
+    let comm = Runs.startRanks request c.Threads
+    let lead = comm.Rank = 0
     let path = Runs.folder runs c.Name request
-    use folder = Runs.openRun path c c.Seed (inputs request c)
+    // Rank 0 owns the run folder (the reuse check, the lock, logs, checkpoints); the other ranks only train.
+    use folder =
+        if lead then
+            Runs.openRun path c c.Seed (inputs request c)
+        else
+            null
 
-    if folder.IsFinished then
+    if (if lead then folder.IsFinished else RunFolder.IsDone path) then
         printfn "emotion run %s: finished run reused (%s)" c.Name path
         readResult path
     else
@@ -297,4 +319,13 @@ let run (runs: string) (request: Runs.Request) (c: FineTuning) : Result =
             c.Budget.BatchSize
 
         let logits (x: EncoderInput) = model.forward(x, null).EmotionLogits
-        trainAndScore folder (c.Stores, c.Budget, c.Seed, c.Device) model logits step (toJson c)
+        trainAndScore comm path folder (c.Stores, c.Budget, c.Seed, c.Device) model logits step (toJson c)
+
+/// Trains `c` as `ranks` data-parallel processes on this machine (see `Runs.launchRanks`; `script` is finetune.fsx, or
+/// baseline.fsx with `extra` = --model transformer); returns the config and request under which `run` then reuses
+/// the finished run.
+let launchRanks (script: string) (extra: string list) (ranks: int) (runs: string) (request: Runs.Request) (c: FineTuning) =
+    let name, request =
+        Runs.launchRanks script "emotion run" ranks c.Budget.BatchSize runs request c.Name (fun name -> toJson { c with Name = name }) extra
+
+    { c with Name = name }, request

@@ -54,20 +54,8 @@ let inputs (request: Runs.Request) (c: Pretraining) =
 /// train; threads per rank are at most the cores divided among the ranks on the machine. `--fresh` is for the
 /// launching process (`--ranks N` picks the new folder once, then launches the ranks on it), not for the ranks.
 let run (runs: string) (request: Runs.Request) (c: Pretraining) : Result =
-    let comm = Communicator.FromEnvironment()
+    let comm = Runs.startRanks request c.Threads
     let lead = comm.Rank = 0
-
-    if comm.Size > 1 && request.Fresh then
-        invalidArg
-            "fresh"
-            "--fresh under mpirun: every rank would pick its own new folder; give --fresh with --ranks N to the launching command instead"
-
-    TorchRuntime.Initialize(
-        if comm.Size > 1 then
-            min c.Threads (Communicator.DefaultThreads())
-        else
-            c.Threads
-    )
 
     let path = Runs.folder runs c.Name request
     let weights = Path.Combine(path, weightsFile)
@@ -194,35 +182,16 @@ let run (runs: string) (request: Runs.Request) (c: Pretraining) : Result =
 /// request's dataset label, and waits; returns the config and request under which `run` then reuses the finished run.
 /// Clear errors for a missing mpirun or more ranks than items in a batch, before anything is written.
 let launchRanks (ranks: int) (runs: string) (request: Runs.Request) (c: Pretraining) =
-    DataParallel.CheckBatch(c.Budget.BatchSize, ranks)
-    MpiLauncher.Find() |> ignore
-    Directory.CreateDirectory runs |> ignore
+    let name, request =
+        Runs.launchRanks
+            "pretrain.fsx"
+            "pre-training"
+            ranks
+            c.Budget.BatchSize
+            runs
+            request
+            c.Name
+            (fun name -> toJson { c with Name = name })
+            []
 
-    let c =
-        { c with
-            Name = Path.GetFileName(Runs.folder runs c.Name request)
-        }
-
-    let configFile = Path.Combine(runs, $".{c.Name}.ranks-{Environment.ProcessId}.json")
-    File.WriteAllText(configFile, toJson c)
-
-    try
-        let script = Path.Combine(Machine.repoRoot (), "scripts", "pretrain.fsx")
-        printfn "pre-training %s: %d ranks (mpirun)" c.Name ranks
-
-        let dataset =
-            if request.Dataset = "" then
-                []
-            else
-                [ "--dataset"; request.Dataset ]
-
-        let code =
-            MpiLauncher.Run(ranks, "dotnet", [ "fsi"; script; "--"; "--config"; configFile; "--runs"; runs ] @ dataset)
-
-        if code <> 0 then
-            failwith
-                $"pre-training {c.Name} on {ranks} ranks failed (mpirun exit code {code}); the same command resumes from the last checkpoint"
-
-        c, { request with Fresh = false }
-    finally
-        File.Delete configFile
+    { c with Name = name }, request

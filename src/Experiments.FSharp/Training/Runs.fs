@@ -10,6 +10,7 @@ open System
 open System.Collections.Generic
 open System.IO
 open Research.Model.Data
+open Research.Model.Runtime
 open Research.Model.Training
 
 /// What a request adds to a configuration: where the run goes and what it is labelled with (not what is trained).
@@ -50,6 +51,75 @@ let inputs (request: Request) (fallback: string) (fingerprints: (string * string
 /// inputs match; otherwise a RunConfigMismatchException naming the folder and the differing keys.
 let openRun (path: string) (config: obj) (seed: int) (inputs: RunInputs) =
     RunFolder.OpenOrResume(path, config, seed, RunInfo.Capture(), inputs)
+
+/// The communicator of a training run (MPI under mpirun, else one process) and its torch threads: `threads`, at most the
+/// cores divided among the ranks on this machine when there are several. Refuses `--fresh` under mpirun (every rank
+/// would pick its own new folder; `--ranks N` picks it once, then launches the ranks on it).
+let startRanks (request: Request) (threads: int) =
+    let comm = Communicator.FromEnvironment()
+
+    if comm.Size > 1 && request.Fresh then
+        invalidArg
+            "fresh"
+            "--fresh under mpirun: every rank would pick its own new folder; give --fresh with --ranks N to the launching command instead"
+
+    TorchRuntime.Initialize(
+        if comm.Size > 1 then
+            min threads (Communicator.DefaultThreads())
+        else
+            threads
+    )
+
+    comm
+
+/// Trains a configuration as `ranks` data-parallel processes on this machine: picks the run folder of `name` once (a
+/// new one under `request.Fresh`), writes the config (`configJson` of the folder's name) to a temporary file, runs
+/// `mpirun -np ranks dotnet fsi scripts/<script> -- --config FILE --runs runs [--dataset L] <extra>` and waits.
+/// Returns the folder's name and the request under which the finished run is then reused. A missing mpirun or more
+/// ranks than items in a global batch of `batchSize` is a clear error before anything is written.
+let launchRanks
+    (script: string)
+    (what: string)
+    (ranks: int)
+    (batchSize: int)
+    (runs: string)
+    (request: Request)
+    (name: string)
+    (configJson: string -> string)
+    (extra: string list)
+    =
+    DataParallel.CheckBatch(batchSize, ranks)
+    MpiLauncher.Find() |> ignore
+    Directory.CreateDirectory runs |> ignore
+    let name = Path.GetFileName(folder runs name request)
+    let configFile = Path.Combine(runs, $".{name}.ranks-{Environment.ProcessId}.json")
+    File.WriteAllText(configFile, configJson name)
+
+    try
+        let script = Path.Combine(Machine.repoRoot (), "scripts", script)
+        printfn "%s %s: %d ranks (mpirun)" what name ranks
+
+        let dataset =
+            if request.Dataset = "" then
+                []
+            else
+                [ "--dataset"; request.Dataset ]
+
+        let code =
+            MpiLauncher.Run(
+                ranks,
+                "dotnet",
+                [ "fsi"; script; "--"; "--config"; configFile; "--runs"; runs ]
+                @ dataset
+                @ extra
+            )
+
+        if code <> 0 then
+            failwith $"{what} {name} on {ranks} ranks failed (mpirun exit code {code}); the same command resumes from the last checkpoint"
+
+        name, { request with Fresh = false }
+    finally
+        File.Delete configFile
 
 /// Where a run came from, as its run.json records it: the dataset label, the commit and the command that started it.
 type Origin =

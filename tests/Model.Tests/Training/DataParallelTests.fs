@@ -20,11 +20,11 @@ let private tempDir name =
     d
 
 /// `mpirun -np 2` of the test program's `--parallel-child` (on loopback), output captured.
-let private startRanks (ranks: int) (dir: string) (steps: int) (dropout: float) =
+let private startTask (task: string) (ranks: int) (dir: string) (steps: int) (dropout: float) =
     let dll = Reflection.Assembly.GetEntryAssembly().Location
 
     let info =
-        MpiLauncher.StartInfo(ranks, "dotnet", [ dll; "--parallel-child"; dir; string steps; string dropout ], redirect = true)
+        MpiLauncher.StartInfo(ranks, "dotnet", [ dll; "--parallel-child"; dir; string steps; string dropout; task ], redirect = true)
 
     let p = Process.Start info
     let output = Text.StringBuilder()
@@ -34,8 +34,10 @@ let private startRanks (ranks: int) (dir: string) (steps: int) (dropout: float) 
     p.BeginErrorReadLine()
     p, output
 
-let private runRanks ranks dir steps dropout =
-    let p, output = startRanks ranks dir steps dropout
+let private startRanks = startTask "pretrain"
+
+let private runTask task ranks dir steps dropout =
+    let p, output = startTask task ranks dir steps dropout
     use p = p
     p.WaitForExit()
     Expect.equal p.ExitCode 0 $"mpirun -np {ranks} finished: {output}"
@@ -48,23 +50,16 @@ let private runRanks ranks dir steps dropout =
     let loss = root.GetProperty("last").GetProperty("loss").GetDouble()
     weights, loss, root.GetProperty("bestStep").GetInt64()
 
-/// Parameter names and element counts of the tiny model, in order.
-let private layout () =
-    use model =
-        new Research.Model.Models.MultiTaskModel(Research.Model.Tests.Fixtures.tiny)
-
-    [
-        for struct (name, p) in model.named_parameters () -> name, int p.NumberOfElements
-    ]
+let private runRanks = runTask "pretrain"
 
 /// The largest |Δ| per parameter, leaving out the attention key biases: softmax ignores a bias added to every key, so
 /// their true gradient is exactly 0 and Adam (ε 1e-9) turns the float rounding noise that stands for it into steps of
 /// the learning rate's size, in one process as in several; they do not change any output.
-let private largestDifference (a: float32 array) (b: float32 array) =
+let private largestDifferenceOf (task: string) (a: float32 array) (b: float32 array) =
     let mutable offset = 0
     let mutable worst = 0.0
 
-    for name, n in layout () do
+    for name, n in layout task do
         if not (name.EndsWith "k_proj.bias") then
             for i in offset .. offset + n - 1 do
                 worst <- max worst (abs (float a[i] - float b[i]))
@@ -73,6 +68,8 @@ let private largestDifference (a: float32 array) (b: float32 array) =
 
     Expect.equal offset a.Length "layout covers the weights"
     worst
+
+let private largestDifference = largestDifferenceOf "pretrain"
 
 [<Tests>]
 let tests =
@@ -144,14 +141,15 @@ let tests =
             test "2 ranks (mpirun, loopback) reach one process's weights and metrics; a run continues with another number of ranks" {
                 let single = tempDir "dp-single"
                 let ranks = tempDir "dp-ranks"
+                let steps = 12
 
                 try
                     let state, weights, _ =
-                        trainParallel single 12L 0.0 SingleProcessCommunicator.Instance
+                        trainParallel single (int64 steps) 0.0 "pretrain" SingleProcessCommunicator.Instance
 
-                    let parallelWeights, parallelLoss, bestStep = runRanks 2 ranks 12 0.0
+                    let parallelWeights, parallelLoss, bestStep = runRanks 2 ranks steps 0.0
                     let worst = largestDifference weights parallelWeights
-                    printfn $"data-parallel: 2 ranks vs 1 process after 12 steps, max |Δ| = {worst:e2}"
+                    printfn $"data-parallel: 2 ranks vs 1 process after {steps} steps, max |Δ| = {worst:e2}"
                     Expect.isLessThanOrEqual worst bound "2 ranks = 1 process (float32 summation order)"
                     Expect.isGreaterThan worst 0.0 "the comparison compares (the runs differ in summation order)"
 
@@ -160,17 +158,44 @@ let tests =
                     Expect.equal bestStep state.BestStep "same best step"
                     // The 2-rank run's checkpoint continues in one process (the global batch is kept).
                     let continued, continuedWeights, _ =
-                        trainParallel ranks 16L 0.0 SingleProcessCommunicator.Instance
+                        trainParallel ranks (int64 steps + 4L) 0.0 "pretrain" SingleProcessCommunicator.Instance
 
                     let reference, referenceWeights, _ =
-                        trainParallel single 16L 0.0 SingleProcessCommunicator.Instance
+                        trainParallel single (int64 steps + 4L) 0.0 "pretrain" SingleProcessCommunicator.Instance
 
-                    Expect.equal continued.Step 16L "continued to 16"
+                    Expect.equal continued.Step (int64 steps + 4L) "continued 4 steps"
                     Expect.isLessThanOrEqual (largestDifference referenceWeights continuedWeights) bound "2 ranks then 1 = 1"
                     Expect.floatClose Accuracy.medium continued.LastEvaluation["loss"] reference.LastEvaluation["loss"] "metrics"
                 finally
                     for d in [ single; ranks ] do
                         Directory.Delete(d, true)
+            }
+
+            test "2-rank fine-tuning (emotion head, positive weights) and the late-fusion baseline reach one process's weights" {
+                for task in [ "finetune"; "late-fusion" ] do
+                    let single = tempDir $"dp-{task}-single"
+                    let ranks = tempDir $"dp-{task}-ranks"
+
+                    try
+                        let state, weights, _ =
+                            trainParallel single 12L 0.0 task SingleProcessCommunicator.Instance
+
+                        let parallelWeights, parallelLoss, bestStep = runTask task 2 ranks 12 0.0
+                        let worst = largestDifferenceOf task weights parallelWeights
+                        printfn $"data-parallel {task}: 2 ranks vs 1 process after 12 steps, max |Δ| = {worst:e2}"
+                        Expect.isLessThanOrEqual worst bound $"{task}: 2 ranks = 1 process (float32 summation order)"
+                        Expect.isGreaterThan worst 0.0 $"{task}: the comparison compares"
+
+                        Expect.floatClose
+                            { absolute = 1e-6; relative = 1e-5 }
+                            parallelLoss
+                            state.LastEvaluation["loss"]
+                            $"{task}: same held-out loss"
+
+                        Expect.equal bestStep state.BestStep $"{task}: same best step"
+                    finally
+                        for d in [ single; ranks ] do
+                            Directory.Delete(d, true)
             }
 
             test "SIGKILL of one rank stops the job within seconds naming it; the rerun resumes and ends as an uninterrupted run" {

@@ -53,7 +53,17 @@ type SyntheticSource(config: ModelConfig, count: int, offset: int, ?poison: int)
             let speakers =
                 Tensors.longs [| for i in items -> int64 ((i + offset) % config.Speakers) |]
 
-            struct (input, Targets(asrIn, asrOut, speakers, null))
+            // Six binary emotion labels per item (for emotion-only runs; ignored when the emotion weight is 0).
+            let emotions =
+                let labels =
+                    [|
+                        for i in items do
+                            for e in 0..5 -> if ((i + offset) * 7 + e * 3) % 5 < 2 then 1.0f else 0.0f
+                    |]
+
+                torch.tensor(labels).reshape(int64 items.Count, 6L)
+
+            struct (input, Targets(asrIn, asrOut, speakers, emotions))
 
 /// An observer that prints nothing.
 let silent =
@@ -134,24 +144,64 @@ let flatWeights (model: torch.nn.Module) =
             yield! p.detach().reshape(-1L).data<float32>().ToArray()
     |]
 
-/// Trains the tiny model data-parallel over `comm` (global batch 8, `steps` steps) with checkpoints in `dir`; rank 0
-/// returns the final state and the flat weights. Dropout as given (0: the run is deterministic however it is split).
-let trainParallel (dir: string) (steps: int64) (dropout: float) (comm: Research.Model.Runtime.ICommunicator) =
+/// What a data-parallel child trains: "pretrain" (the tiny multi-task model, ASR + speaker), "finetune" (the tiny
+/// transformer on emotions only, with per-emotion positive weights, as fine-tuning) or "late-fusion" (the tiny BiGRU
+/// late-fusion baseline on emotions).
+let tasks = [ "pretrain"; "finetune"; "late-fusion" ]
+
+/// The model of a task (ITaskModel and Module), its criterion and its model dimension (for the schedule).
+let private modelOf (task: string) (dropout: float) : torch.nn.Module * ITaskModel * MultiTaskCriterion * int =
+    match task with
+    | "pretrain" ->
+        let config = Fixtures.tiny.WithDropout dropout
+        let m = new MultiTaskModel(config)
+        m, m, MultiTaskCriterion(config.Tasks), config.DModel
+    | "finetune" ->
+        let config =
+            (Fixtures.tinyWith TaskWeights.EmotionOnly ModalityWeights.Paper).WithDropout dropout
+
+        let m = new MultiTaskModel(config)
+        let weights = torch.tensor [| 1.5f; 0.5f; 2.0f; 1.0f; 3.0f; 0.8f |]
+        m, m, MultiTaskCriterion(TaskWeights.EmotionOnly, 0.0, weights), config.DModel
+    | "late-fusion" ->
+        let config =
+            LateFusionConfig(AudioDim = 10, VideoDim = 12, TextDim = 6, Hidden = 8, Layers = 2, FusionDim = 16, Dropout = dropout)
+
+        let m = new LateFusionModel(config)
+        m, m, MultiTaskCriterion(TaskWeights.EmotionOnly, 0.0, null), config.FusionDim
+    | other -> failwith $"unknown task {other}"
+
+/// Parameter names and element counts of a task's model, in order.
+let layout (task: string) =
+    let m, _, _, _ = modelOf task 0.0
+    use _ = m
+
+    [
+        for struct (name, p) in m.named_parameters () -> name, int p.NumberOfElements
+    ]
+
+/// Trains a task's tiny model data-parallel over `comm` (global batch 8, `steps` steps) with checkpoints in `dir`;
+/// rank 0 returns the final state and the flat weights. Dropout as given (0: the run is deterministic however it is
+/// split).
+let trainParallel (dir: string) (steps: int64) (dropout: float) (task: string) (comm: Research.Model.Runtime.ICommunicator) =
     Directory.CreateDirectory dir |> ignore
-    let config = Fixtures.tiny.WithDropout dropout
     torch.manual_seed (if comm.Rank = 0 then 11L else 12L) |> ignore // other ranks start elsewhere: the broadcast must fix it
-    use model = new MultiTaskModel(config)
-    let criterion = MultiTaskCriterion(config.Tasks)
-    let step = TrainStep(model, criterion, LearningRateSchedule(0.5, config.DModel, 10))
-    let train = SyntheticSource(config, 37, 0)
-    let heldOut = SyntheticSource(config, 9, 100)
+    let module', model, criterion, dModel = modelOf task dropout
+    use _ = module'
+    let step = TrainStep(model, criterion, LearningRateSchedule(0.5, dModel, 10))
+
+    let source (count, offset) =
+        SyntheticSource(Fixtures.tiny, count, offset)
+
+    let train = source (37, 0)
+    let heldOut = source (9, 100)
 
     let evaluate () =
-        model.eval ()
+        module'.eval ()
         use _ = torch.no_grad ()
         use _ = torch.NewDisposeScope()
         let struct (input, targets) = (heldOut :> IBatchSource).Batch([| 0..8 |], torch.CPU)
-        let loss = criterion.Compute(model.forward (input, targets.AsrInput), targets)
+        let loss = criterion.Compute(model.Forward(input, targets.AsrInput), targets)
         let value = float (loss.Total.item<float32>())
         readOnlyDict [ "loss", value; "neg_loss", -value ]
 
@@ -161,12 +211,12 @@ let trainParallel (dir: string) (steps: int64) (dropout: float) (comm: Research.
     let state =
         Trainer.Run(
             step,
-            model,
+            module',
             train,
             torch.CPU,
             options,
             Path.Combine(dir, "checkpoint.bin"),
-            """{"run":"parallel"}""",
+            $"{{\"run\":\"parallel-{task}\"}}",
             Func<_>(evaluate),
             "neg_loss",
             Path.Combine(dir, "best.bin"),
@@ -176,14 +226,14 @@ let trainParallel (dir: string) (steps: int64) (dropout: float) (comm: Research.
 
     let sizes =
         [|
-            for struct (name, p) in model.named_parameters () -> $"{name}:{p.NumberOfElements}"
+            for struct (name, p) in module'.named_parameters () -> $"{name}:{p.NumberOfElements}"
         |]
 
-    state, flatWeights model, sizes
+    state, flatWeights module', sizes
 
-/// `Model.Tests.dll --parallel-child DIR STEPS DROPOUT [SLOW_MS]` under mpirun: each rank writes DIR/rank-R.pid, trains,
+/// `Model.Tests.dll --parallel-child DIR STEPS DROPOUT TASK` under mpirun: each rank writes DIR/rank-R.pid, trains,
 /// and rank 0 writes DIR/result.json (state and weights) atomically. SLOW_MS pauses each step's observer (kill test).
-let parallelMain (dir: string) (steps: int64) (dropout: float) =
+let parallelMain (dir: string) (steps: int64) (dropout: float) (task: string) =
     let comm = Research.Model.Runtime.Communicator.FromEnvironment()
 
     Research.Model.Runtime.Communicator.Run(
@@ -192,7 +242,7 @@ let parallelMain (dir: string) (steps: int64) (dropout: float) =
             Directory.CreateDirectory dir |> ignore
             File.WriteAllText(Path.Combine(dir, $"rank-{comm.Rank}.pid"), string Environment.ProcessId)
             torch.set_num_threads (Research.Model.Runtime.Communicator.DefaultThreads())
-            let state, weights, sizes = trainParallel dir steps dropout comm
+            let state, weights, sizes = trainParallel dir steps dropout task comm
 
             if comm.Rank = 0 then
                 let result =
