@@ -59,12 +59,20 @@ let pretrainUsage =
                 flag "held-out-per-speaker" "N" "1" "the trainer's HeldOutPerSpeaker: global CMVN uses the other utterances"
                 flag "video-fps" "N" "25" "video frames per second sampled"
                 flag "visual-side" "N" "64" "side of the grey-level images used without --vgg16"
-                flag "workers" "N" "the number of cores" "items computed at once"
+                flag "workers" "N" "the cores (divided among the ranks under mpirun)" "items computed at once"
+                flag
+                    "shards"
+                    "N"
+                    "none: one store"
+                    "a sharded store of N shards (STORE/shard-00000-of-0000N/ ...); under mpirun the ranks split the shards"
+                flag "shard" "i/N" "none" "build only shard i (0 ≤ i < N) of a sharded store (independent processes, one per shard)"
                 skipBad
             ]
         Examples =
             [
                 "dotnet fsi scripts/features.fsx pretrain --data data/vox2-en --out data/vox2-en/features --glove glove.840B.300d.txt --cmvn global --skip-bad data/vox2-en/skipped.json"
+                "mpirun -np 4 dotnet fsi scripts/features.fsx -- pretrain --data data/vox2-en --out data/vox2-en/features --glove glove.840B.300d.txt --shards 16"
+                "dotnet fsi scripts/features.fsx pretrain --data data/vox2-en --out data/vox2-en/features --glove glove.840B.300d.txt --shard 3/16"
             ]
         Notes = [ "Also writes STORE-oov.json (transcript tokens without a vector)." ]
     }
@@ -174,27 +182,92 @@ let private pretrain (argv: string array) (rest: string array) =
             Workers = positive f "workers" Environment.ProcessorCount 1
         }
 
-    let clock = Stopwatch.StartNew()
+    let comm = Research.Model.Runtime.Communicator.FromEnvironment()
 
-    let result, oov =
-        FeatureStores.buildPretraining s skips (Prepare.progressOf "pre-training" clock)
+    let shards =
+        match f.TryGet "shard", f.TryGet "shards" with
+        | Some _, Some _ -> raise (UsageError "--shard i/N builds one shard, --shards N all of them: give one")
+        | Some one, None ->
+            if comm.Size > 1 then
+                raise (UsageError "--shard i/N under mpirun: give --shards N instead, the ranks split the shards")
 
-    printfn
-        "%s store %s: %d computed, %d reused, %d skipped; %d of %d tokens out of vocabulary (%s)"
-        (Prepare.stamp clock)
-        (Path.GetFullPath s.Out)
-        result.Computed
-        result.Reused
-        result.Skipped.Count
-        oov.OovTokens
-        oov.TotalTokens
-        (FeatureStores.oovPath s.Out)
+            let i, n =
+                try
+                    FeatureStoreShards.Parse(one).ToTuple()
+                with :? ArgumentException as e ->
+                    raise (UsageError e.Message)
 
-    if s.Cmvn = CmvnMode.Global then
-        printfn "global CMVN statistics: %s" (Path.Combine(Path.GetFullPath s.Out, TrainingCmvn.FileName))
+            [ Some(i, n) ]
+        | None, Some _ ->
+            let n = positive f "shards" 1 1
+            [ for i in comm.Rank .. comm.Size .. n - 1 -> Some(i, n) ]
+        | None, None ->
+            if comm.Size > 1 then
+                raise (UsageError "under mpirun give --shards N (the ranks split the shards)")
 
-    FeatureStores.saveSkips skips (f.TryGet "skip-bad")
-    0
+            [ None ]
+
+    let s =
+        if comm.Size > 1 && not (f.Has "workers") then
+            { s with
+                Workers = Research.Model.Runtime.Communicator.DefaultThreads()
+            }
+        else
+            s
+
+    Research.Model.Runtime.Communicator.Run(
+        comm,
+        fun () ->
+            let clock = Stopwatch.StartNew()
+
+            for shard in shards do
+                let label =
+                    match shard with
+                    | Some(i, n) -> $"pre-training shard {i}/{n}"
+                    | None -> "pre-training"
+
+                let result, oov =
+                    FeatureStores.buildPretrainingShard shard s skips (Prepare.progressOf label clock)
+
+                let where =
+                    match shard with
+                    | Some(i, n) -> Path.Combine(Path.GetFullPath s.Out, FeatureStoreShards.Name(i, n))
+                    | None -> Path.GetFullPath s.Out
+
+                printfn
+                    "%s store %s: %d computed, %d reused, %d skipped; %d of %d tokens out of vocabulary (%s)"
+                    (Prepare.stamp clock)
+                    where
+                    result.Computed
+                    result.Reused
+                    result.Skipped.Count
+                    oov.OovTokens
+                    oov.TotalTokens
+                    (FeatureStores.oovPath s.Out)
+
+            if comm.Size > 1 then
+                comm.Barrier()
+
+            if comm.Rank = 0 && f.Has "shards" then
+                // Every shard is there and of one build: the store opens as one.
+                use store = FeatureStore.Open s.Out
+                printfn "%s store %s: %d items in %d shards" (Prepare.stamp clock) (Path.GetFullPath s.Out) store.Count store.ShardCount
+
+            if s.Cmvn = CmvnMode.Global && comm.Rank = 0 then
+                printfn "global CMVN statistics: %s" (Path.Combine(Path.GetFullPath s.Out, TrainingCmvn.FileName))
+
+            // Under mpirun each rank reports the items of its shards: REPORT.rank-R.json.
+            let skipPath =
+                f.TryGet "skip-bad"
+                |> Option.map (fun p ->
+                    if comm.Size > 1 then
+                        Path.ChangeExtension(p, $".rank-{comm.Rank}{Path.GetExtension p}")
+                    else
+                        p)
+
+            FeatureStores.saveSkips skips skipPath
+            0
+    )
 
 let private emotion (argv: string array) (rest: string array) =
     let f = parseUsage emotionUsage rest

@@ -86,16 +86,31 @@ let frontEnd (s: PretrainingStore) : FrontEndOptions =
 let oovPath (store: string) =
     Path.GetFullPath(store).TrimEnd(Path.DirectorySeparatorChar) + "-oov.json"
 
-/// Builds (or updates) the pre-training store and writes its OOV report; returns the result and the OOV report.
-let buildPretraining (s: PretrainingStore) (skips: SkipReport option) (progress: IProgress<FeatureCacheProgress>) =
+/// Builds (or updates) the pre-training store, or with `Some (i, n)` only shard i of n of it (a sharded store,
+/// FeatureStoreShards: independent processes or MPI ranks build the shards); writes the OOV report beside the store.
+let buildPretrainingShard
+    (shard: (int * int) option)
+    (s: PretrainingStore)
+    (skips: SkipReport option)
+    (progress: IProgress<FeatureCacheProgress>)
+    =
     let o = frontEnd s
     let dir = loadForBuild s.Data skips
 
+    let shard: Nullable<struct (int * int)> =
+        match shard with
+        | Some(i, n) -> Nullable(struct (i, n))
+        | None -> Nullable()
+
     let result, oov =
-        CorpusFeatures.BuildPretraining(dir, s.Out, o, s.Workers, progress, Option.toObj skips, s.HeldOutPerSpeaker).ToTuple()
+        CorpusFeatures.BuildPretraining(dir, s.Out, o, s.Workers, progress, Option.toObj skips, s.HeldOutPerSpeaker, shard).ToTuple()
 
     oov.WriteJson(oovPath s.Out, o.WordVectors)
     result, oov
+
+/// Builds (or updates) the pre-training store and writes its OOV report; returns the result and the OOV report.
+let buildPretraining (s: PretrainingStore) (skips: SkipReport option) (progress: IProgress<FeatureCacheProgress>) =
+    buildPretrainingShard None s skips progress
 
 /// What the emotion stores are built from.
 type EmotionStores =

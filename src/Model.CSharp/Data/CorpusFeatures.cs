@@ -57,7 +57,8 @@ public static class CorpusFeatures
     /// (<see cref="TrainingCmvn"/>, with <paramref name="heldOutPerSpeaker"/> as the trainer's) and stored in the
     /// store as <c>cmvn.json</c>; their fingerprint is part of every item's, so changed statistics recompute the store.
     /// With <paramref name="skips"/>, an utterance whose features fail is left out and listed there (with the file
-    /// of the failing modality) instead of stopping the build.
+    /// of the failing modality) instead of stopping the build. With <paramref name="shard"/> (i, N) only shard i of
+    /// N of a sharded store is built (<see cref="FeatureCache.BuildShard"/>).
     /// </summary>
     public static (FeatureCacheResult result, OovReport oov) BuildPretraining(
         KaldiDataDir dir,
@@ -66,7 +67,8 @@ public static class CorpusFeatures
         int parallelism = 1,
         IProgress<FeatureCacheProgress>? progress = null,
         SkipReport? skips = null,
-        int heldOutPerSpeaker = 1
+        int heldOutPerSpeaker = 1,
+        (int Shard, int Count)? shard = null
     )
     {
         if (!dir.HasVideo)
@@ -92,26 +94,23 @@ public static class CorpusFeatures
         }
         var extractor = Extractor(o);
         string settings = o.Describe() + "\n" + FeatureCache.FileFingerprint("", o.WordVectors);
-        var result = FeatureCache.Build(
-            storeDir,
-            dir.Utterances,
-            u => u.Id,
-            u => FeatureCache.FileFingerprint(settings + "\n" + u.Transcript, u.WavPath, u.VideoPath!),
-            u => new Dictionary<string, float[,]>
-            {
-                [Audio] = ModalityFailedException.Guard(Audio, () => AudioFeatures(u.WavPath, o, u.Id)),
-                [Video] = ModalityFailedException.Guard(Video, () => VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id)),
-                [Text] = ModalityFailedException.Guard(Text, () => vectors.Embed(tokens[u.Id]).Vectors),
-            },
-            new FeatureCacheOptions
-            {
-                Parallelism = parallelism,
-                Float16Modalities = [Video],
-                SkipFailedItems = skips != null,
-                ExtraFiles = extra,
-            },
-            progress
-        );
+        Func<Utterance, string> fingerprint = u => FeatureCache.FileFingerprint(settings + "\n" + u.Transcript, u.WavPath, u.VideoPath!);
+        Func<Utterance, IReadOnlyDictionary<string, float[,]>> compute = u => new Dictionary<string, float[,]>
+        {
+            [Audio] = ModalityFailedException.Guard(Audio, () => AudioFeatures(u.WavPath, o, u.Id)),
+            [Video] = ModalityFailedException.Guard(Video, () => VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id)),
+            [Text] = ModalityFailedException.Guard(Text, () => vectors.Embed(tokens[u.Id]).Vectors),
+        };
+        var options = new FeatureCacheOptions
+        {
+            Parallelism = parallelism,
+            Float16Modalities = [Video],
+            SkipFailedItems = skips != null,
+            ExtraFiles = extra,
+        };
+        var result = shard is var (i, n)
+            ? FeatureCache.BuildShard(storeDir, dir.Utterances, u => u.Id, fingerprint, compute, i, n, options, progress)
+            : FeatureCache.Build(storeDir, dir.Utterances, u => u.Id, fingerprint, compute, options, progress);
         if (skips != null)
         {
             var byId = dir.Utterances.ToDictionary(u => u.Id);

@@ -91,6 +91,76 @@ public static class FeatureCache
     }
 
     /// <summary>
+    /// Builds or updates shard <paramref name="shard"/> of <paramref name="count"/> of the sharded store at
+    /// <paramref name="storeDir"/> (<see cref="FeatureStoreShards"/>): the shard's consecutive share of
+    /// <paramref name="items"/> (all the store's items, in order, as every shard's builder must be given) goes to
+    /// <c>storeDir/shard-SSSSS-of-NNNNN</c> with <see cref="Build"/> (so a shard whose items are unchanged is not
+    /// rewritten), with <c>shard.json</c> naming the build; the extra files also go beside the shards. Shards may be
+    /// built at the same time by other processes. A folder that holds a plain store or shards of another count is
+    /// refused (nothing is written).
+    /// </summary>
+    public static FeatureCacheResult BuildShard<T>(
+        string storeDir,
+        IReadOnlyList<T> items,
+        Func<T, string> idOf,
+        Func<T, string> fingerprintOf,
+        Func<T, IReadOnlyDictionary<string, float[,]>> computeFeatures,
+        int shard,
+        int count,
+        FeatureCacheOptions? options = null,
+        IProgress<FeatureCacheProgress>? progress = null
+    )
+    {
+        options ??= new FeatureCacheOptions();
+        FeatureStoreShards.Check(shard, count);
+        string store = Path.GetFullPath(storeDir).TrimEnd(Path.DirectorySeparatorChar);
+        CheckExtraFiles(store, options.ExtraFiles);
+        CheckIds(store, items, idOf);
+        if (File.Exists(Path.Combine(store, FeatureStoreIndex.IndexFile)) || File.Exists(Path.Combine(store, FeatureStoreIndex.DataFile)))
+        {
+            throw new IOException(
+                $"feature store {store} is a plain (unsharded) store; shards would mix two layouts: delete it, or build the shards into another folder"
+            );
+        }
+        var other = FeatureStoreShards.Find(store).FirstOrDefault(f => f.Count != count);
+        if (other.Path is not null)
+        {
+            throw new IOException(
+                $"feature store {store} holds shards of {other.Count} ({Path.GetFileName(other.Path)}), not of {count}: delete the store to build it with {count} shards"
+            );
+        }
+        string build = FeatureStoreShards.BuildKey(items, idOf, fingerprintOf, count, options);
+        var (start, end) = FeatureStoreShards.Range(items.Count, shard, count);
+        var slice = new List<T>(end - start);
+        for (int i = start; i < end; i++)
+        {
+            slice.Add(items[i]);
+        }
+        var extra = new Dictionary<string, string>(options.ExtraFiles, StringComparer.Ordinal)
+        {
+            [FeatureStoreShards.ManifestFile] = FeatureStoreShards.Manifest(shard, count, build),
+        };
+        var shardOptions = new FeatureCacheOptions
+        {
+            Parallelism = options.Parallelism,
+            SkipFailedItems = options.SkipFailedItems,
+            Float16Modalities = options.Float16Modalities,
+            ExtraFiles = extra,
+        };
+        var result = Build(
+            Path.Combine(store, FeatureStoreShards.Name(shard, count)),
+            slice,
+            idOf,
+            fingerprintOf,
+            computeFeatures,
+            shardOptions,
+            progress
+        );
+        UpdateExtraFiles(store, options.ExtraFiles);
+        return result;
+    }
+
+    /// <summary>
     /// A fingerprint of feature inputs: a hash of <paramref name="options"/> (the feature settings, as text) and each
     /// file's full path, size and modification time. A missing file is an error naming it.
     /// </summary>

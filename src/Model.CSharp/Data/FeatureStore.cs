@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using System.Threading;
 using Microsoft.Win32.SafeHandles;
 
@@ -13,11 +15,18 @@ namespace Research.Model.Data;
 /// <c>build-report.json</c>. Opening reads and checks the index only; <see cref="Read(int)"/> reads one item's
 /// bytes by position. Reads are thread-safe (positional reads on one shared handle): any number of threads may
 /// call <see cref="Read(int)"/> and the length queries at once; <see cref="Dispose"/> must not race them.
+/// <para>
+/// A store may instead be sharded (<see cref="FeatureStoreShards"/>): a folder of <c>shard-SSSSS-of-NNNNN/</c>
+/// stores, each complete, holding consecutive items. <see cref="Open"/> reads it transparently: the items of the shards
+/// in shard order (the global order), the same API, one open data file per shard.
+/// </para>
 /// </summary>
 public sealed class FeatureStore : IDisposable
 {
     readonly FeatureStoreIndex index;
-    readonly SafeFileHandle data;
+    readonly SafeFileHandle[] data;
+    readonly int[]? shardOf;
+    readonly string[] folders;
     readonly Lazy<Dictionary<string, int>> positions;
 
     /// <summary>The store folder (absolute).</summary>
@@ -32,12 +41,16 @@ public sealed class FeatureStore : IDisposable
     /// <summary>Modality names, in order of first appearance.</summary>
     public IReadOnlyList<string> Modalities { get; }
 
+    /// <summary>Shards of a sharded store (<see cref="FeatureStoreShards"/>); 1 for a plain store.</summary>
+    public int ShardCount => data.Length;
+
     internal FeatureStoreIndex Index => index;
 
     /// <summary>
     /// The store's content fingerprint: the SHA-256 checksum that ends <c>index.bin</c> (lower-case hex). It covers
     /// every item's id, input fingerprint (sources, their sizes and modification times, the feature settings) and
-    /// layout, so a store rebuilt from other inputs or settings has another; an unchanged rebuild keeps it.
+    /// layout, so a store rebuilt from other inputs or settings has another; an unchanged rebuild keeps it. A sharded
+    /// store's is the SHA-256 of its shards' fingerprints in order (one lower-case hex line each).
     /// </summary>
     public string Fingerprint { get; }
 
@@ -48,12 +61,14 @@ public sealed class FeatureStore : IDisposable
         return store.Fingerprint;
     }
 
-    FeatureStore(string directory, FeatureStoreIndex index, SafeFileHandle data, string fingerprint)
+    FeatureStore(string directory, FeatureStoreIndex index, SafeFileHandle[] data, int[]? shardOf, string[] folders, string fingerprint)
     {
         Directory = directory;
         Fingerprint = fingerprint;
         this.index = index;
         this.data = data;
+        this.shardOf = shardOf;
+        this.folders = folders;
         Modalities = index.Modalities.Select(m => m.Name).ToList();
         positions = new Lazy<Dictionary<string, int>>(
             () => index.Ids.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i, StringComparer.Ordinal),
@@ -64,11 +79,93 @@ public sealed class FeatureStore : IDisposable
     /// <summary>
     /// Opens a store: reads and checks <c>index.bin</c> (signature, checksum, bounds) and that <c>data.bin</c> has
     /// the length the index expects. A missing, corrupt or truncated store is an error naming the store (and, for
-    /// a truncated data file, the first item it cuts).
+    /// a truncated data file, the first item it cuts). A folder of shards opens as one store
+    /// (<see cref="FeatureStoreShards"/>); a missing shard, or shards of different builds, is an error naming the shard.
     /// </summary>
     public static FeatureStore Open(string directory)
     {
         string dir = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        if (
+            System.IO.Directory.Exists(dir)
+            && !File.Exists(Path.Combine(dir, FeatureStoreIndex.IndexFile))
+            && !File.Exists(Path.Combine(dir, FeatureStoreIndex.DataFile))
+            && FeatureStoreShards.Find(dir).Count > 0
+        )
+        {
+            return OpenSharded(dir);
+        }
+        var (index, handle, fingerprint) = OpenPlain(dir);
+        return new FeatureStore(dir, index, [handle], null, [dir], fingerprint);
+    }
+
+    static FeatureStore OpenSharded(string dir)
+    {
+        var shards = FeatureStoreShards.Check(dir);
+        var handles = new List<SafeFileHandle>();
+        try
+        {
+            var merged = new FeatureStoreIndex();
+            var shardOf = new List<int>();
+            var fingerprints = new StringBuilder();
+            var seen = new Dictionary<string, string>(StringComparer.Ordinal); // modality -> first shard with it
+            var owner = new Dictionary<string, string>(StringComparer.Ordinal); // item id -> its shard
+            for (int s = 0; s < shards.Count; s++)
+            {
+                var (part, handle, fingerprint) = OpenPlain(shards[s]);
+                handles.Add(handle);
+                fingerprints.Append(fingerprint).Append('\n');
+                string name = Path.GetFileName(shards[s]);
+                var map = new int[part.Modalities.Count];
+                for (int m = 0; m < part.Modalities.Count; m++)
+                {
+                    var info = part.Modalities[m];
+                    int k = merged.ModalityIndex(info.Name);
+                    if (k < 0)
+                    {
+                        k = merged.AddModality(info);
+                        seen[info.Name] = name;
+                    }
+                    else if (merged.Modalities[k] != info)
+                    {
+                        var other = merged.Modalities[k];
+                        throw new InvalidDataException(
+                            $"feature store {dir}: shard {name} stores '{info.Name}' as {info.Type} × {info.Columns}, shard {seen[info.Name]} as {other.Type} × {other.Columns}: the shards come from different builds (other settings); rebuild {name}"
+                        );
+                    }
+                    map[m] = k;
+                }
+                for (int i = 0; i < part.Count; i++)
+                {
+                    if (!owner.TryAdd(part.Ids[i], name))
+                    {
+                        throw new InvalidDataException(
+                            $"feature store {dir}: item '{part.Ids[i]}' is in shard {owner[part.Ids[i]]} and in shard {name}: the shards come from different builds; rebuild them"
+                        );
+                    }
+                    int item = merged.AddItem(part.Ids[i], part.Fingerprint(i));
+                    for (int m = 0; m < part.Modalities.Count; m++)
+                    {
+                        merged.SetBlock(item, map[m], part.Offset(i, m), part.Rows(i, m));
+                    }
+                    shardOf.Add(s);
+                }
+            }
+            string fingerprintAll = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(fingerprints.ToString())));
+            return new FeatureStore(dir, merged, [.. handles], [.. shardOf], [.. shards], fingerprintAll);
+        }
+        catch
+        {
+            foreach (var h in handles)
+            {
+                h.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Opens and checks a plain (unsharded) store: its index, data handle and fingerprint.</summary>
+    static (FeatureStoreIndex Index, SafeFileHandle Data, string Fingerprint) OpenPlain(string dir)
+    {
         if (!System.IO.Directory.Exists(dir))
         {
             string previous = dir + FeatureCache.PreviousSuffix;
@@ -98,7 +195,7 @@ public sealed class FeatureStore : IDisposable
                     $"feature store {dir}: {FeatureStoreIndex.DataFile} has {length} bytes, the index expects {index.DataLength}{FirstCut(index, length)}"
                 );
             }
-            return new FeatureStore(dir, index, handle, fingerprint);
+            return (index, handle, fingerprint);
         }
         catch
         {
@@ -215,14 +312,15 @@ public sealed class FeatureStore : IDisposable
     void ReadExactly(int item, int m, Span<byte> destination)
     {
         long offset = index.Offset(item, m);
+        var handle = data[shardOf?[item] ?? 0];
         int done = 0;
         while (done < destination.Length)
         {
-            int n = RandomAccess.Read(data, destination[done..], offset + done);
+            int n = RandomAccess.Read(handle, destination[done..], offset + done);
             if (n == 0)
             {
                 throw new FeatureItemException(
-                    Directory,
+                    FolderOf(item),
                     index.Ids[item],
                     item,
                     index.Modalities[m].Name,
@@ -232,6 +330,9 @@ public sealed class FeatureStore : IDisposable
             done += n;
         }
     }
+
+    /// <summary>The folder holding an item's data: the store, or its shard.</summary>
+    string FolderOf(int item) => folders[shardOf?[item] ?? 0];
 
     int CheckItem(int item)
     {
@@ -255,5 +356,11 @@ public sealed class FeatureStore : IDisposable
     }
 
     /// <summary>Closes the data file; not to be called while reads are running.</summary>
-    public void Dispose() => data.Dispose();
+    public void Dispose()
+    {
+        foreach (var handle in data)
+        {
+            handle.Dispose();
+        }
+    }
 }

@@ -79,6 +79,38 @@ let private expectHolds (storeDir: string) (items: Item array) =
 let private bytesOf (store: string) =
     File.ReadAllBytes(Path.Combine(store, "data.bin")), File.ReadAllBytes(Path.Combine(store, "index.bin"))
 
+/// Builds shard `shard` of `count` of a sharded store (fingerprints as buildWith); counts the feature calls.
+let private buildShardWith (store: string) (items: Item array) (featureOptions: string) (options: FeatureCacheOptions) shard count =
+    let calls = ref 0
+
+    let result =
+        FeatureCache.BuildShard(
+            store,
+            items,
+            (fun i -> i.Id),
+            (fun i -> FeatureCache.FileFingerprint(featureOptions, i.Source)),
+            (fun i ->
+                Interlocked.Increment(&calls.contents) |> ignore
+                featuresOf i),
+            shard,
+            count,
+            options
+        )
+
+    result, calls.Value
+
+let private buildShard store items shard count =
+    buildShardWith store items "fbank 40" (FeatureCacheOptions()) shard count
+
+/// Every shard's data.bin and index.bin: bytes and write time.
+let private shardFiles (store: string) (count: int) =
+    [
+        for s in 0 .. count - 1 do
+            for name in [ "data.bin"; "index.bin" ] do
+                let path = Path.Combine(store, FeatureStoreShards.Name(s, count), name)
+                name, s, File.ReadAllBytes path, File.GetLastWriteTimeUtc path
+    ]
+
 [<Tests>]
 let tests =
     testList
@@ -438,5 +470,149 @@ let tests =
                             buildWith store items "o" (FeatureCacheOptions(ExtraFiles = readOnlyDict [ bad, "x" ])) featuresOf
                             |> ignore)
                         (fun e -> Expect.stringContains e.Message $"extra file '{bad}'" $"{bad}: refused, named")
+            }
+            test "a sharded store reads as the plain store of the same items; its fingerprint hashes the shards' in order" {
+                use d = new TempDir()
+                // Shard 0 of 2 holds items without text (odd), shard 1 items with text: modalities are merged by name.
+                let items = itemsIn d [ 1; 3; 5; 2; 4; 6; 7 ]
+                let plain = d.Sub "plain"
+                let sharded = d.Sub "sharded"
+                build plain items |> ignore
+                let plainBytes = bytesOf plain
+
+                for s in 0..1 do
+                    buildShard sharded items s 2 |> ignore
+
+                expectHolds sharded items
+                use p = FeatureStore.Open plain
+                use q = FeatureStore.Open sharded
+                Expect.equal q.ShardCount 2 "two shards"
+                Expect.equal (List.ofSeq q.Ids) (List.ofSeq p.Ids) "ids in the global order"
+                Expect.equal (List.ofSeq q.Modalities) (List.ofSeq p.Modalities) "modalities"
+
+                for m in p.Modalities do
+                    Expect.equal (List.ofSeq (q.Lengths m)) (List.ofSeq (p.Lengths m)) $"{m} lengths from the indexes"
+
+                Expect.equal (q.IndexOf "item4", q.Rows(4, "audio"), q.Columns "video") (4, 5, 4) "queries"
+
+                let shardIds =
+                    [
+                        for s in 0..1 do
+                            use one = FeatureStore.Open(Path.Combine(sharded, FeatureStoreShards.Name(s, 2)))
+                            yield List.ofSeq one.Ids
+                    ]
+
+                Expect.equal shardIds [ [ "item1"; "item3"; "item5" ]; [ "item2"; "item4"; "item6"; "item7" ] ] "consecutive shares"
+
+                let expected =
+                    let lines =
+                        [
+                            for s in 0..1 ->
+                                FeatureStore.FingerprintOf(Path.Combine(sharded, FeatureStoreShards.Name(s, 2)))
+                                + "\n"
+                        ]
+
+                    Convert.ToHexStringLower(Security.Cryptography.SHA256.HashData(Text.Encoding.UTF8.GetBytes(String.concat "" lines)))
+
+                Expect.equal q.Fingerprint expected "SHA-256 of the shard fingerprints in order"
+                Expect.notEqual q.Fingerprint p.Fingerprint "another layout, another fingerprint"
+                // A plain store is what it was: index.bin's checksum is its fingerprint.
+                Expect.equal (bytesOf plain) plainBytes "plain store unchanged"
+
+                Expect.equal
+                    p.Fingerprint
+                    (Convert.ToHexStringLower((snd plainBytes)[(snd plainBytes).Length - 32 ..]))
+                    "plain fingerprint: the index checksum"
+            }
+
+            test "a changed item rewrites only its shard: the other shards keep their bytes and write times" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..8 ]
+                let store = d.Sub "store"
+
+                for s in 0..2 do
+                    buildShard store items s 3 |> ignore
+
+                let before = shardFiles store 3
+                Thread.Sleep 20
+                File.WriteAllText(items[4].Source, "14\n") // item 4 is in shard 1 (items 3-5)
+                let r1, calls1 = buildShard store items 1 3
+                Expect.equal (counts r1, calls1, r1.Rewritten) ((1, 2, 0), 1, true) "shard 1: one item recomputed"
+                // Shards 0 and 2 are now of the previous build: the store names the first that differs.
+                contains
+                    (messageOf<InvalidDataException>(fun () -> FeatureStore.Open store |> ignore))
+                    [
+                        "shard shard-00001-of-00003 comes from another build than shard-00000-of-00003"
+                    ]
+
+                for s in [ 0; 2 ] do
+                    let r, calls = buildShard store items s 3
+                    Expect.equal (counts r, calls, r.Rewritten) ((0, 3, 0), 0, false) $"shard {s}: nothing computed, not rewritten"
+
+                let after = shardFiles store 3
+
+                for (name, s, bytes, time), (_, _, bytes', time') in List.zip before after do
+                    if s = 1 then
+                        Expect.notEqual bytes' bytes $"shard 1 {name} rewritten"
+                    else
+                        Expect.equal bytes' bytes $"shard {s} {name}: same bytes"
+                        Expect.equal time' time $"shard {s} {name}: not written"
+
+                expectHolds store items
+            }
+
+            test "a missing shard, shards of other settings or another count, and shards into a plain store are clear errors" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..5 ]
+                let store = d.Sub "store"
+
+                for s in 0..2 do
+                    buildShard store items s 3 |> ignore
+
+                // Other settings for one shard.
+                buildShardWith store items "fbank 80" (FeatureCacheOptions()) 2 3 |> ignore
+
+                contains
+                    (messageOf<InvalidDataException>(fun () -> FeatureStore.Open store |> ignore))
+                    [ "shard shard-00002-of-00003 comes from another build"; "--shard 2/3" ]
+
+                buildShardWith store items "fbank 40" (FeatureCacheOptions(Float16Modalities = [| "video" |])) 1 3
+                |> ignore
+
+                contains
+                    (messageOf<InvalidDataException>(fun () -> FeatureStore.Open store |> ignore))
+                    [ "shard shard-00001-of-00003 comes from another build" ]
+
+                for s in 1..2 do
+                    buildShard store items s 3 |> ignore
+
+                expectHolds store items
+                Directory.Delete(Path.Combine(store, FeatureStoreShards.Name(1, 3)), true)
+
+                contains
+                    (messageOf<DirectoryNotFoundException>(fun () -> FeatureStore.Open store |> ignore))
+                    [ "shard shard-00001-of-00003 is missing"; "--shard 1/3" ]
+
+                contains (messageOf<IOException>(fun () -> buildShard store items 0 4 |> ignore)) [ "holds shards of 3"; "not of 4" ]
+
+                Expect.isFalse (Directory.Exists(Path.Combine(store, FeatureStoreShards.Name(0, 4)))) "nothing written"
+                // A stray shard of another count (e.g. copied in) is named when opening.
+                buildShard store items 1 3 |> ignore
+
+                Directory.CreateDirectory(Path.Combine(store, FeatureStoreShards.Name(0, 2)))
+                |> ignore
+
+                contains (messageOf<InvalidDataException>(fun () -> FeatureStore.Open store |> ignore)) [ "holds shards of 2 and of 3" ]
+
+                let plain = d.Sub "plain"
+                build plain items |> ignore
+                let bytes = bytesOf plain
+                contains (messageOf<IOException>(fun () -> buildShard plain items 0 2 |> ignore)) [ "plain (unsharded) store" ]
+                Expect.equal (bytesOf plain) bytes "the plain store untouched"
+                Expect.isFalse (Directory.Exists(Path.Combine(plain, FeatureStoreShards.Name(0, 2)))) "no shard"
+                Expect.equal (FeatureStoreShards.Parse("3/4").ToTuple()) (3, 4) "i/N"
+
+                for bad in [ "4/4"; "-1/4"; "1"; "a/b"; "0/0" ] do
+                    contains (messageOf<ArgumentException>(fun () -> FeatureStoreShards.Parse bad |> ignore)) [ $"--shard '{bad}'" ]
             }
         ]
