@@ -208,7 +208,7 @@ let private pretrain (argv: string array) (rest: string array) =
             [ None ]
 
     let s =
-        if comm.Size > 1 && not (f.Has "workers") then
+        if comm.Size > 1 && (f.TryGet "workers").IsNone then
             { s with
                 Workers = Research.Model.Runtime.Communicator.DefaultThreads()
             }
@@ -248,7 +248,7 @@ let private pretrain (argv: string array) (rest: string array) =
             if comm.Size > 1 then
                 comm.Barrier()
 
-            if comm.Rank = 0 && f.Has "shards" then
+            if comm.Rank = 0 && (f.TryGet "shards").IsSome then
                 // Every shard is there and of one build: the store opens as one.
                 use store = FeatureStore.Open s.Out
                 printfn "%s store %s: %d items in %d shards" (Prepare.stamp clock) (Path.GetFullPath s.Out) store.Count store.ShardCount
