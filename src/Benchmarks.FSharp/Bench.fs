@@ -41,8 +41,9 @@ let allParts =
         "faults"
     ]
 
-/// Parts run only when named: the main job end to end (its own time, ~15-25 minutes).
-let extraParts = [ "pipeline" ]
+/// Parts run only when named: the main job end to end (its own time, ~15-25 minutes); data-parallel scaling (its
+/// own scale.json, BenchScale).
+let extraParts = [ "pipeline"; "scale" ]
 
 /// What `bench` accepts.
 let usage: Cli.Usage =
@@ -59,7 +60,7 @@ let usage: Cli.Usage =
                     "parts"
                     "A,B,..."
                     (String.Join(",", allParts))
-                    $"""the parts to run; also {String.Join(", ", extraParts)} (the main job on the demo data, runs/ empty, stage timings)"""
+                    $"""the parts to run; also {String.Join(", ", extraParts)} (the main job on the demo data, runs/ empty, stage timings; steps on 1 and 2 ranks, --repeats timed steps, into its own scale.json)"""
                 Cli.flag "repeats" "N" "each part's own" "timed repetitions (overrides every part's)"
                 Cli.flag "memory-steps" "N" "2000 (--quick: 300)" "training steps of the memory part"
                 Cli.flag "threads" "N" "2 (at most the cores)" "torch threads"
@@ -317,7 +318,28 @@ let private faultsPart (settings: Settings) (argv: string array) (out: string) =
 
     reports |> List.forall (fun r -> r.Holes.IsEmpty)
 
-/// BENCHMARKS.md: the parts of the results file, then the faults section when `faults.json` is next to it.
+/// The scale part: every layout of BenchScale as child processes, written to `scale.json` next to the results file.
+let private scalePart (settings: Settings) (argv: string array) (out: string) =
+    let root = repoRoot ()
+    let started = DateTime.UtcNow
+    let load = loadAverage ()
+    let steps = if settings.Quick then 2 else settings.Step.MinSteps
+    printfn ""
+    printfn "== scale: %d timed steps per layout ==" steps
+    let json = BenchScale.measure root steps 1 (printfn "scale: %s")
+    json["command"] <- node (("dotnet fsi scripts/bench.fsx " + String.Join(" ", argv)).Trim())
+    json["date"] <- node (started.ToString "o")
+    json["commit"] <- node (gitCommit root)
+    json["seconds"] <- node (DateTime.UtcNow - started).TotalSeconds
+    json["load_start"] <- node load
+    json["load_end"] <- node (loadAverage ())
+    json["machine"] <- machineJson settings.Threads :> JsonNode
+    let path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath out), "scale.json")
+    writeJson path json
+    printfn "wrote %s" path
+
+/// BENCHMARKS.md: the parts of the results file, then the faults section when `faults.json` is next to it, then the
+/// scale section when `scale.json` is.
 let markdownOf (root: string) (out: string) (json: JsonNode) =
     let folder = Path.GetDirectoryName(Path.GetFullPath out)
     let faults = Path.Combine(folder, "faults.json")
@@ -339,6 +361,15 @@ let markdownOf (root: string) (out: string) (json: JsonNode) =
         + BenchMarkdown.renderFaults (JsonNode.Parse(File.ReadAllText faults)) (Path.GetRelativePath(root, faults)) figure
     else
         main
+    |> fun text ->
+        let scale = Path.Combine(folder, "scale.json")
+
+        if File.Exists scale then
+            text
+            + "\n"
+            + BenchScale.render (JsonNode.Parse(File.ReadAllText scale)) (Path.GetRelativePath(root, scale))
+        else
+            text
 
 /// Runs the selected parts; writes results.json after each part and BENCHMARKS.md at the end. Returns the exit code.
 let private runParts (settings: Settings) (argv: string array) (out: string) (markdown: string) =
@@ -478,6 +509,9 @@ let private runParts (settings: Settings) (argv: string array) (out: string) (ma
     if wants "pipeline" then
         part "pipeline" (fun () -> BenchPipeline.measure root ceiling settings.CeilingRepeats)
 
+    if wants "scale" then
+        scalePart settings argv out
+
     let after = List.init settings.CeilingRepeats (fun _ -> ceiling.Sample())
 
     if wants "ceiling" then
@@ -499,7 +533,20 @@ let private runParts (settings: Settings) (argv: string array) (out: string) (ma
 /// Runs the selected parts (see runParts); the faults part alone writes only its own file and section, leaving the
 /// other parts' results as they are. Returns the exit code.
 let run (settings: Settings) (argv: string array) (out: string) (markdown: string) =
-    if settings.Parts = [ "faults" ] then
+    if settings.Parts = [ "scale" ] then
+        scalePart settings argv out
+        let root = repoRoot ()
+
+        let existing =
+            if File.Exists out then
+                JsonNode.Parse(File.ReadAllText out)
+            else
+                null
+
+        writeText markdown (markdownOf root out existing)
+        printfn "wrote %s" markdown
+        0
+    elif settings.Parts = [ "faults" ] then
         TorchRuntime.Initialize settings.Threads
         let clean = faultsPart settings argv out
         let root = repoRoot ()

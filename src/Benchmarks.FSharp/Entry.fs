@@ -11,6 +11,7 @@ type Entry =
             command "bench" Bench.usage Bench.main
             command "bench-lfbe" BenchLfbe.usage BenchLfbe.main
             command "bench-step" BenchStep.usage BenchStep.main
+            command "bench-scale" BenchScale.usage BenchScale.main
             command "smoke" Smoke.usage Smoke.main
         ]
 
