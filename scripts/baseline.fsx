@@ -3,4 +3,8 @@
 // help: dotnet fsi scripts/baseline.fsx -- --help
 #load "Research.fsx"
 
+// --ranks N (data-parallel training) runs mpirun; only then is OpenMPI needed.
+if Research.scriptArgs () |> Array.contains "--ranks" then
+    Research.requireDebian "data-parallel baseline training (--ranks)" [ "openmpi-bin"; "libopenmpi-dev" ]
+
 exit (Research.runEntry "baseline" (Research.scriptArgs ()))

@@ -3,4 +3,8 @@
 // help: dotnet fsi scripts/finetune.fsx -- --help
 #load "Research.fsx"
 
+// --ranks N (data-parallel training) runs mpirun; only then is OpenMPI needed.
+if Research.scriptArgs () |> Array.contains "--ranks" then
+    Research.requireDebian "data-parallel fine-tuning (--ranks)" [ "openmpi-bin"; "libopenmpi-dev" ]
+
 exit (Research.runEntry "finetune" (Research.scriptArgs ()))
