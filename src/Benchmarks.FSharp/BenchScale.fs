@@ -262,6 +262,9 @@ let render (json: JsonNode) (path: string) =
         | a -> models.Add(config, median two["step_ms"] - median a, float (two["bytes_reduced"].GetValue<int64>()), median a)
 
     line ""
+    line "Efficiency vs 1 × 1: the speed-up over 1 rank × 1 thread divided by the cores used; vs 1 × 2: the speed relative"
+    line "to one process with 2 threads on the same 2 cores (above 100 %: ranks beat threads)."
+    line ""
     line "The all-reduce time is measured on rank 0 and includes waiting for the slower rank. Modelled N ranks (each with"
     line "the 2-rank run's per-rank batch, so the global batch grows with N): compute = the 2-rank step minus its all-reduce;"
     line "all-reduce = 2·(N−1)/N × bytes / bandwidth (ring, bandwidth term only, no overlap with backward, no latency);"
