@@ -581,7 +581,7 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
                             "overruns", JsonValue.Create(overruns[g])
                             "adopted", JsonValue.Create((g = 0))
                         ]
-                    )
+                )
                 :> JsonNode
         |]
     )
