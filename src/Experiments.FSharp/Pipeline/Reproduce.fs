@@ -139,35 +139,64 @@ let processesOf (job: Job) =
     else
         max 1 (min job.Processes Environment.ProcessorCount)
 
+/// The environment variable through which the second process learns the first one's pid.
+[<Literal>]
+let JobPidVariable = "RESEARCH_JOB_PID"
+
+[<System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")>]
+extern int private sendSignal(int pid, int signal)
+
+/// In the second process: ends it when the first one is gone (killed, say), so that no orphan keeps training or
+/// holding run folders' locks. A background thread checks every 2 s that the process named by RESEARCH_JOB_PID
+/// exists (kill with signal 0); it allocates nothing while it watches, so it never starts a collection in the middle
+/// of a training step (see CollectionGuard).
+let private exitWithJob () =
+    match Int32.TryParse(Environment.GetEnvironmentVariable JobPidVariable) with
+    | true, pid when OperatingSystem.IsLinux() && sendSignal (pid, 0) = 0 ->
+        let watch =
+            Threading.Thread(
+                (fun () ->
+                    while sendSignal (pid, 0) = 0 do
+                        Threading.Thread.Sleep 2000
+
+                    eprintfn "the first process of the job (pid %d) is gone; the second process stops" pid
+                    exit 3),
+                IsBackground = true
+            )
+
+        watch.Start()
+    | _ -> ()
+
 /// The second process: `dotnet fsi scripts/reproduce.fsx -- ARGV --part-baselines TIMINGS`, its output in `log`.
 let private startBaselines (job: Job) (timings: string) (log: string) =
     let script = Path.Combine(Machine.repoRoot (), "scripts", "reproduce.fsx")
+    // The shell sends the output to the log itself: no thread of this process reads it, because a thread that
+    // allocates beside a training step can start a collection in the middle of it (see CollectionGuard).
+    let info = ProcessStartInfo("/bin/sh", UseShellExecute = false)
 
-    let info =
-        ProcessStartInfo("dotnet", UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true)
-
-    for a in [ "fsi"; script; "--" ] @ job.Argv @ [ BaselinesPartFlag; timings ] do
+    for a in
+        [
+            "-c"
+            "exec \"$0\" \"$@\" > \"$RESEARCH_JOB_LOG\" 2>&1"
+            "dotnet"
+            "fsi"
+            script
+            "--"
+        ]
+        @ job.Argv
+        @ [ BaselinesPartFlag; timings ] do
         info.ArgumentList.Add a
 
-    let writer = new StreamWriter(log, false)
-    writer.AutoFlush <- true
-    let p = new Process(StartInfo = info)
-    let gate = obj ()
+    info.Environment[JobPidVariable] <- string Environment.ProcessId
+    info.Environment["RESEARCH_JOB_LOG"] <- Path.GetFullPath log
 
-    let write (e: DataReceivedEventArgs) =
-        if not (isNull e.Data) then
-            lock gate (fun () -> writer.WriteLine e.Data)
+    let p =
+        match Process.Start info with
+        | null -> failwith "could not start the second process (dotnet fsi scripts/reproduce.fsx)"
+        | p -> p
 
-    p.OutputDataReceived.Add write
-    p.ErrorDataReceived.Add write
-
-    if not (p.Start()) then
-        failwith "could not start the second process (dotnet fsi scripts/reproduce.fsx)"
-
-    p.BeginOutputReadLine()
-    p.BeginErrorReadLine()
-
-    // The second process must not outlive this one (an interrupted job is resumed by running it again).
+    // The second process must not outlive this one (an interrupted job is resumed by running it again); when this
+    // one is killed outright, the second notices within seconds (RESEARCH_JOB_PID) and stops.
     let stop =
         AppDomain.CurrentDomain.ProcessExit.Subscribe(fun _ ->
             try
@@ -176,10 +205,13 @@ let private startBaselines (job: Job) (timings: string) (log: string) =
             with _ ->
                 ())
 
-    p, writer, stop
+    p, stop
 
 /// Runs the whole job (or, in the second process, its part); returns the results it wrote.
 let run (job: Job) : Results =
+    if job.Part <> Whole then
+        exitWithJob ()
+
     let processes = processesOf job
     let threads = max 1 (Environment.ProcessorCount / processes)
 
@@ -331,7 +363,7 @@ let run (job: Job) : Results =
     // With a second process: fine-tune here, then wait for its baselines and take its stage timings in.
     match second with
     | None -> ()
-    | Some(started, timings, log, (p: Process, writer: StreamWriter, stop: IDisposable)) ->
+    | Some(started, timings, log, (p: Process, stop: IDisposable)) ->
         for e in all |> List.filter (fun e -> not (List.contains e.Key baselineKeys)) do
             say "3/5 %s: %d seeds" e.Label job.Seeds
             trainSeeds e
@@ -343,7 +375,6 @@ let run (job: Job) : Results =
             fun () ->
                 p.WaitForExit()
                 stop.Dispose()
-                writer.Dispose()
         )
 
         if p.ExitCode <> 0 then
