@@ -323,6 +323,28 @@ let render (results: JsonNode) (resultsPath: string) =
                 line
                     $"""Dropout draws masks for {fl d "elements_per_step" / 1e6:F1} M elements per step (embeddings, attention weights, feed-forward inner activations, residual branches; inside the attention core, feed-forward and rest rows above). Measured alone on {fl d "probe_elements" / 1e6:F2} M elements and scaled: **{number (fl d "estimated_step_ms_before")} ms** per step with libtorch's dropout (serial bernoulli_), **{number (fl d "estimated_step_ms_after")} ms** with ParallelDropout."""
 
+            match p["collection_guard"] with
+            | null -> ()
+            | g ->
+                line ""
+
+                line
+                    "The collection guard (a collection with its finalizers drained before every step, against TorchSharp's finalizable `Scalar` temporaries; `CollectionGuard`), per step, both forms interleaved on one model and batch:"
+
+                line ""
+                line "| collection before each step | guard ms per step | step with the guard, ms | overruns | adopted |"
+                line "|---|---:|---:|---:|:---:|"
+
+                for m in g.AsArray() do
+                    let what =
+                        if m["generation"].GetValue<int>() = 2 then
+                            "all generations (the first form)"
+                        else
+                            "gen0, all generations every 100 steps"
+
+                    line
+                        $"""| {what} | {spreadCell 1.0 (at m "guard_ms")} | {spreadCell 1.0 (at m "step_with_guard_ms")} | {m["overruns"].GetValue<int64>()} | {(if m["adopted"].GetValue<bool>() then "yes" else "no")} |"""
+
             match p["actions"] with
             | null -> ()
             | actions ->

@@ -26,6 +26,7 @@ open Research.Model.Training
 open Research.Model.Models
 open Research.Model.Modules
 open Research.Model.Text
+open Research.Model.Runtime
 open Research.Benchmarks.BenchStats
 open Research.Experiments
 
@@ -511,6 +512,80 @@ let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
             ]
     )
 
+/// What the collection guard costs per training step, by the generation it collects before each step (2: a full
+/// collection, the guard's first form; 0: gen0 only, the default since): training steps run as the trainer runs them
+/// (CollectionGuard.Run around TrainStep), the modes interleaved on one model and batch; per step the guard's own time
+/// (collection and finalizer drain, CollectionGuard.CollectTime) and the whole step with it. Blocks during which a
+/// collection happened anyway are counted (overruns).
+let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) =
+    use scope = torch.NewDisposeScope()
+    torch.manual_seed (int64 seed) |> ignore
+    use model = new MultiTaskModel(c)
+
+    let step =
+        TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
+
+    let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
+    let saved = CollectionGuard.Generation
+    let modes = [ 2; 0 ]
+    let guard = Dictionary<int, ResizeArray<float>>()
+    let whole = Dictionary<int, ResizeArray<float>>()
+    let overruns = Dictionary<int, int64>()
+
+    for g in modes do
+        guard[g] <- ResizeArray()
+        whole[g] <- ResizeArray()
+        overruns[g] <- 0L
+
+    let run g record =
+        CollectionGuard.Generation <- g
+        let collected = CollectionGuard.CollectTime
+        let over = CollectionGuard.Overruns
+        let clock = Stopwatch.StartNew()
+        CollectionGuard.Run(fun () -> step.Run(input, targets) |> ignore)
+        let total = clock.Elapsed.TotalMilliseconds
+
+        if record then
+            guard[g].Add((CollectionGuard.CollectTime - collected).TotalMilliseconds)
+            whole[g].Add total
+            overruns[g] <- overruns[g] + (CollectionGuard.Overruns - over)
+
+    try
+        for _ in 1 .. timing.Warmup do
+            for g in modes do
+                run g false
+
+        for i in 1 .. timing.Repeats do
+            for g in (if i % 2 = 1 then modes else List.rev modes) do
+                run g true
+    finally
+        CollectionGuard.Generation <- saved
+
+    for g in modes do
+        printfn
+            "    collection guard, generation %d: %.2f ms per step (step with it %.1f ms; overruns %d)"
+            g
+            (spread "guard" (List.ofSeq guard[g])).Median
+            (spread "step" (List.ofSeq whole[g])).Median
+            overruns[g]
+
+    JsonArray(
+        [|
+            for g in modes ->
+                JsonObject(
+                    dict
+                        [
+                            "generation", JsonValue.Create g :> JsonNode
+                            "guard_ms", sampleJson "guard" (List.ofSeq guard[g])
+                            "step_with_guard_ms", sampleJson "step" (List.ofSeq whole[g])
+                            "overruns", JsonValue.Create(overruns[g])
+                            "adopted", JsonValue.Create((g = 0))
+                        ]
+                )
+                :> JsonNode
+        |]
+    )
+
 /// Elements the training step draws dropout masks for: embeddings and sources after their positions, attention
 /// weights, feed-forward inner activations and residual branches.
 let dropoutElements (c: ModelConfig) (shape: BatchShape) =
@@ -605,6 +680,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
 
     let loading = dataLoading c shape timing seed
     let dropout = dropoutCost c shape timing
+    let guard = guardCost c shape timing seed
 
     let actions =
         experiments |> List.map (fun e -> beforeAfter c shape timing seed e :> JsonNode)
@@ -672,6 +748,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
                 "in_situ_phases_ms", phasesJson inSitu
                 "minimal_sizes_phases_ms", phasesJson floor
                 "data_loading_ms", sampleJson "data loading" loading
+                "collection_guard", guard
                 "rows",
                 JsonArray(
                     allRows

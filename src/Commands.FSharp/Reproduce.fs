@@ -54,6 +54,16 @@ let usage =
                 flag "bootstrap-resamples" "N" (string defaults.Bootstrap.Resamples) "resamples of the test bootstrap"
                 flag "bootstrap-seed" "S" (string defaults.Bootstrap.Seed) "seed of the test bootstrap"
                 flag "ranks" "N" "1" "data-parallel processes for pre-training (mpirun -np N; docs/scaling.md)"
+                flag
+                    "processes"
+                    "N"
+                    "2 (at most the cores)"
+                    "1: every run in this process; 2: a second process trains the two baselines meanwhile, cores / 2 threads each (1 under --fresh or --ranks)"
+                flag
+                    "part-baselines"
+                    "TIMINGS.json"
+                    "none"
+                    "internal: this is the second process of a two-process job (the baselines' seeds only)"
                 flag "pretrain-steps" "N" "the preset's" "pre-training steps"
                 flag "finetune-steps" "N" "the preset's" "steps of every emotion model"
                 flag "pretrain-data" "KALDI_DIR" "none (demo corpus)" "real data: the pre-training Kaldi data dir"
@@ -180,8 +190,17 @@ let main (argv: string array) : int =
         | None -> defaults.Runs
         | Some _ -> Path.Combine("runs", "reproduce-real")
 
+    if f.Int("processes", defaults.Processes) < 1 then
+        raise (UsageError "--processes: at least 1")
+
     let job =
         { defaults with
+            Processes = f.Int("processes", defaults.Processes)
+            Part =
+                match f.Get("part-baselines", "") with
+                | "" -> Whole
+                | timings -> Baselines timings
+            Argv = List.ofArray argv
             Data = f.Get("data", defaults.Data)
             Corpus = corpus.With(corpus.Seed, workers)
             Real = real

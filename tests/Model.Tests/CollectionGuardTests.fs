@@ -55,6 +55,30 @@ let tests =
                 Expect.equal seen 1 "the dropped object was finalized before the block"
             }
 
+            test "gen0 before each block, all generations once every FullEvery blocks" {
+                let saved = CollectionGuard.Generation
+
+                try
+                    CollectionGuard.Generation <- 0
+                    let gen0 = GC.CollectionCount 0
+                    let gen2 = GC.CollectionCount 2
+
+                    for _ in 1 .. 2 * CollectionGuard.FullEvery do
+                        CollectionGuard.Run(fun () -> ())
+
+                    Expect.isGreaterThanOrEqual (GC.CollectionCount 0 - gen0) (2 * CollectionGuard.FullEvery) "one collection per block"
+                    Expect.equal (GC.CollectionCount 2 - gen2) 2 "a full collection every FullEvery blocks, no more"
+                    CollectionGuard.Generation <- 2
+                    let gen2 = GC.CollectionCount 2
+
+                    for _ in 1..10 do
+                        CollectionGuard.Run(fun () -> ())
+
+                    Expect.equal (GC.CollectionCount 2 - gen2) 10 "RESEARCH_COLLECTION_GUARD=full: a full collection per block"
+                finally
+                    CollectionGuard.Generation <- saved
+            }
+
             test "a nested block does not collect again" {
                 // The inner block does not collect again: a finalizable object dropped inside the outer block is still
                 // waiting when the inner block runs.

@@ -76,6 +76,9 @@ type Recorder() =
                         | _ -> None
                 }
 
+    /// Adds a stage measured elsewhere (another process's, read with `read`).
+    member _.Add(stage: Stage) = stages.Add stage
+
     /// The stages recorded so far, in the order they ended.
     member _.Stages = List.ofSeq stages
 
@@ -137,6 +140,29 @@ let toJson (recorder: Recorder) (command: string) (commit: string) =
                 )
             ]
     )
+
+/// The stages of a timings.json file (top-level and nested), as recorded.
+let read (path: string) : Stage list =
+    let root = JsonNode.Parse(File.ReadAllText path)
+
+    let number (n: JsonNode) =
+        if isNull n then nan else n.GetValue<float>()
+
+    [
+        for key in [ "stages"; "nested_stages" ] do
+            for s in root[key].AsArray() ->
+                {
+                    Name = s["name"].GetValue<string>()
+                    StartSeconds = number s["start_s"]
+                    WallSeconds = number s["wall_s"]
+                    CpuSeconds = number s["cpu_s"]
+                    LoadStart = number s["load_start"]
+                    LoadEnd = number s["load_end"]
+                    CpuStallShare =
+                        let x = number s["cpu_stall_share"]
+                        if Double.IsNaN x then None else Some x
+                }
+    ]
 
 /// One line for people: total and the top-level stages, e.g. "14:32 in all: corpus 2:10, stores 1:05, ...".
 let private line (total: float) (parts: (string * float) seq) =

@@ -17,9 +17,25 @@ open Research.Model.Text
 open Research.Experiments.Config
 open Research.Experiments.Protocol
 
+/// Which part of the job this process runs.
+type Part =
+    /// Everything (the default).
+    | Whole
+    /// The second process of a two-process job (`Processes` 2): data (reused), then the seeds of the two baselines
+    /// that need no pre-training (late fusion, TF from scratch); its stage timings go to the file given.
+    | Baselines of timings: string
+
 /// What one invocation does.
 type Job =
     {
+        /// Processes the job's training runs are spread over, each with cores / Processes torch threads: with 2, a
+        /// second process trains the baselines that need no pre-training (late fusion, TF from scratch) while this
+        /// one pre-trains and fine-tunes; the rest (choice on dev, test bootstrap, ablations, tables) follows here.
+        Processes: int
+        /// This process's part (Whole, or Baselines in the second process).
+        Part: Part
+        /// The arguments the job was started with (the second process gets the same, plus its part).
+        Argv: string list
         /// Demo corpus folder and size.
         Data: string
         Corpus: DemoCorpusOptions
@@ -110,8 +126,111 @@ let experiments (job: Job) (pretrainRun: string) =
         }
     ]
 
-/// Runs the whole job; returns the results it wrote.
+/// The flag that makes a reproduce invocation the second process of a two-process job (not in --help: the job
+/// passes it itself), with the file its stage timings go to.
+[<Literal>]
+let BaselinesPartFlag = "--part-baselines"
+
+/// The processes a job actually uses: 1 under `--fresh` (each process would pick its own new run folders) or with
+/// data-parallel pre-training (its ranks take the cores), else the request, at most the cores.
+let processesOf (job: Job) =
+    if job.Fresh || job.Ranks > 1 then
+        1
+    else
+        max 1 (min job.Processes Environment.ProcessorCount)
+
+/// The environment variable through which the second process learns the first one's pid.
+[<Literal>]
+let JobPidVariable = "RESEARCH_JOB_PID"
+
+[<System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")>]
+extern int private sendSignal(int pid, int signal)
+
+/// In the second process: ends it when the first one is gone (killed, say), so that no orphan keeps training or
+/// holding run folders' locks. A background thread checks every 2 s that the process named by RESEARCH_JOB_PID
+/// exists (kill with signal 0); it allocates nothing while it watches, so it never starts a collection in the middle
+/// of a training step (see CollectionGuard).
+let private exitWithJob () =
+    match Int32.TryParse(Environment.GetEnvironmentVariable JobPidVariable) with
+    | true, pid when OperatingSystem.IsLinux() && sendSignal (pid, 0) = 0 ->
+        let watch =
+            Threading.Thread(
+                (fun () ->
+                    while sendSignal (pid, 0) = 0 do
+                        Threading.Thread.Sleep 2000
+
+                    eprintfn "the first process of the job (pid %d) is gone; the second process stops" pid
+                    exit 3),
+                IsBackground = true
+            )
+
+        watch.Start()
+    | _ -> ()
+
+/// The second process: `dotnet fsi scripts/reproduce.fsx -- ARGV --part-baselines TIMINGS`, its output in `log`.
+let private startBaselines (job: Job) (timings: string) (log: string) =
+    let script = Path.Combine(Machine.repoRoot (), "scripts", "reproduce.fsx")
+    // The shell sends the output to the log itself: no thread of this process reads it, because a thread that
+    // allocates beside a training step can start a collection in the middle of it (see CollectionGuard).
+    let info = ProcessStartInfo("/bin/sh", UseShellExecute = false)
+
+    for a in
+        [
+            "-c"
+            "exec \"$0\" \"$@\" > \"$RESEARCH_JOB_LOG\" 2>&1"
+            "dotnet"
+            "fsi"
+            script
+            "--"
+        ]
+        @ job.Argv
+        @ [ BaselinesPartFlag; timings ] do
+        info.ArgumentList.Add a
+
+    info.Environment[JobPidVariable] <- string Environment.ProcessId
+    info.Environment["RESEARCH_JOB_LOG"] <- Path.GetFullPath log
+
+    let p =
+        match Process.Start info with
+        | null -> failwith "could not start the second process (dotnet fsi scripts/reproduce.fsx)"
+        | p -> p
+
+    // The second process must not outlive this one (an interrupted job is resumed by running it again); when this
+    // one is killed outright, the second notices within seconds (RESEARCH_JOB_PID) and stops.
+    let stop =
+        AppDomain.CurrentDomain.ProcessExit.Subscribe(fun _ ->
+            try
+                if not p.HasExited then
+                    p.Kill true
+            with _ ->
+                ())
+
+    p, stop
+
+/// Runs the whole job (or, in the second process, its part); returns the results it wrote.
 let run (job: Job) : Results =
+    if job.Part <> Whole then
+        exitWithJob ()
+
+    let processes = processesOf job
+    let threads = max 1 (Environment.ProcessorCount / processes)
+
+    let job =
+        { job with
+            Pretraining =
+                { job.Pretraining with
+                    Threads = min job.Pretraining.Threads threads
+                }
+            FineTuning =
+                { job.FineTuning with
+                    Threads = min job.FineTuning.Threads threads
+                }
+            LateFusion =
+                { job.LateFusion with
+                    Threads = min job.LateFusion.Threads threads
+                }
+        }
+
     let clock = Stopwatch.StartNew()
     let stages = Stages.Recorder()
 
@@ -157,32 +276,6 @@ let run (job: Job) : Results =
             inputs
             emotionRoot
 
-    let pretraining =
-        { job.Pretraining with
-            DataDir = pretrainDir
-            Store = pretrainStore
-            Inputs = inputs
-        }
-
-    say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
-
-    let pre =
-        stages.Time(
-            "pre-training",
-            fun () ->
-                let request: Runs.Request = { Fresh = job.Fresh; Dataset = dataset }
-
-                let pretraining, request =
-                    if job.Ranks > 1 then
-                        Pretrain.launchRanks job.Ranks job.Runs request pretraining
-                    else
-                        pretraining, request
-
-                Pretrain.run job.Runs request pretraining
-        )
-
-    say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
-
     let job =
         { job with
             FineTuning =
@@ -209,14 +302,102 @@ let run (job: Job) : Results =
             AblationThresholds = job.AblationThresholds
         }
 
+    let baselineKeys = [ TableFormat.lateFusionKey; TableFormat.scratchKey ]
+
+    let trainSeeds (e: Experiment) =
+        for seed in settings.Seeds do
+            stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
+
+    match job.Part with
+    | Baselines timings ->
+        // The second process: the baselines' seeds, then its timings for the first process; nothing else.
+        for e in experiments job "" |> List.filter (fun e -> List.contains e.Key baselineKeys) do
+            say "%s: %d seeds" e.Label job.Seeds
+            trainSeeds e
+
+        Machine.writeJson timings (Stages.toJson stages job.Command "")
+        say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))
+        exit 0
+    | Whole -> ()
+
+    // With two processes the second one trains the baselines meanwhile (its output in baselines.log).
+    let second =
+        if processes > 1 then
+            Directory.CreateDirectory job.Runs |> ignore
+            let timings = Path.Combine(job.Runs, ".baselines-timings.json")
+            let log = Path.Combine(job.Runs, "baselines.log")
+            File.Delete timings
+            say "    late fusion and TF from scratch: in a second process meanwhile (%d threads each; output in %s)" threads log
+            Some(stages.Elapsed, timings, log, startBaselines job timings log)
+        else
+            None
+
+    let pretraining =
+        { job.Pretraining with
+            DataDir = pretrainDir
+            Store = pretrainStore
+            Inputs = inputs
+        }
+
+    say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
+
+    let pre =
+        stages.Time(
+            "pre-training",
+            fun () ->
+                let request: Runs.Request = { Fresh = job.Fresh; Dataset = dataset }
+
+                let pretraining, request =
+                    if job.Ranks > 1 then
+                        Pretrain.launchRanks job.Ranks job.Runs request pretraining
+                    else
+                        pretraining, request
+
+                Pretrain.run job.Runs request pretraining
+        )
+
+    say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
+
+    let all = experiments job pre.Run
+
+    // With a second process: fine-tune here, then wait for its baselines and take its stage timings in.
+    match second with
+    | None -> ()
+    | Some(started, timings, log, (p: Process, stop: IDisposable)) ->
+        for e in all |> List.filter (fun e -> not (List.contains e.Key baselineKeys)) do
+            say "3/5 %s: %d seeds" e.Label job.Seeds
+            trainSeeds e
+
+        say "    waiting for the second process (late fusion, TF from scratch; %s)" log
+
+        stages.Time(
+            "waiting for the second process",
+            fun () ->
+                p.WaitForExit()
+                stop.Dispose()
+        )
+
+        if p.ExitCode <> 0 then
+            failwithf
+                "the second process (late fusion and TF from scratch) failed with exit code %d; its output is in %s; running the same command again resumes it"
+                p.ExitCode
+                log
+
+        for stage in Stages.read timings do
+            stages.Add
+                { stage with
+                    Name = $"second process: {stage.Name}"
+                    StartSeconds = started + stage.StartSeconds
+                }
+
     let models =
         [
-            for e in experiments job pre.Run do
-                say "3/5 %s: %d seeds" e.Label job.Seeds
+            for e in all do
+                say "3/5 %s: %d seeds%s" e.Label job.Seeds (if second.IsSome then " (trained)" else "")
 
                 // Each seed's training is a stage of its own; the protocol then reuses the finished runs.
-                for seed in settings.Seeds do
-                    stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
+                if second.IsNone then
+                    trainSeeds e
 
                 let m =
                     stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
@@ -320,6 +501,9 @@ let run (job: Job) : Results =
 /// The default job: the demo presets, 3 seeds.
 let defaults =
     {
+        Processes = min 2 Environment.ProcessorCount
+        Part = Whole
+        Argv = []
         Data = Path.Combine("data", "demo")
         Corpus = DemoCorpusOptions()
         Real = None

@@ -22,8 +22,12 @@ namespace Research.Model.Runtime;
 /// that allocates less than gen0's budget (a demo training step: ~0.6 MB) triggers no collection, so nothing wakes
 /// it. Blocks during which a collection happened anyway are counted in <see cref="Overruns"/>.
 /// (A no-GC region would make the guarantee absolute, but held across a training step it grew resident memory by
-/// about 1 MB per step on real batches; this keeps it flat.) RESEARCH_COLLECTION_GUARD=0 turns the guard off, for
-/// diagnosis.
+/// about 1 MB per step on real batches; this keeps it flat.) The guarantee needs only an empty finalizer queue and a
+/// fresh gen0 budget, which a gen0 collection gives as well as a full one: a block's temporaries die young, so the
+/// collection before a block is of gen0 only, and of every generation once every <see cref="FullEvery"/> blocks so
+/// that what reached the older generations is swept too (the first form collected everything before every block;
+/// RESEARCH_COLLECTION_GUARD=full restores it). What each costs per training step is measured in BENCHMARKS.md
+/// (the profile). RESEARCH_COLLECTION_GUARD=0 turns the guard off, for diagnosis.
 /// </remarks>
 public static class CollectionGuard
 {
@@ -31,6 +35,13 @@ public static class CollectionGuard
     public static bool Enabled { get; } = Environment.GetEnvironmentVariable("RESEARCH_COLLECTION_GUARD") != "0";
 
     static long overruns;
+    static long collectTicks;
+
+    [ThreadStatic]
+    static int sinceFull;
+
+    /// <summary>With <see cref="Generation"/> 0, every this many blocks (per thread) collect all generations.</summary>
+    public const int FullEvery = 100;
 
     [ThreadStatic]
     static int depth;
@@ -42,11 +53,27 @@ public static class CollectionGuard
     /// <summary>Blocks run so far.</summary>
     public static long Blocks => Interlocked.Read(ref blocks);
 
+    /// <summary>Time spent so far collecting and draining finalizers before blocks (the guard's whole cost).</summary>
+    public static TimeSpan CollectTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref collectTicks));
+
+    /// <summary>The generation collected before each block: 2 (full, RESEARCH_COLLECTION_GUARD=full) or 0 (the default).</summary>
+    public static int Generation { get; set; } = Environment.GetEnvironmentVariable("RESEARCH_COLLECTION_GUARD") == "full" ? 2 : 0;
+
     /// <summary>Collects, then runs every pending finalizer, on this thread's time.</summary>
     static void CollectNow()
     {
-        GC.Collect();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        // Gen0 only: a block's temporaries die young, so a gen0 collection finds them (and queues their finalizers)
+        // at a fraction of a full collection's cost; what survives into the older generations is swept by a full
+        // collection every FullEvery blocks.
+        int generation = Generation == 0 && ++sinceFull >= FullEvery ? 2 : Generation;
+        if (generation == 2)
+        {
+            sinceFull = 0;
+        }
+        GC.Collect(generation, GCCollectionMode.Forced, blocking: true);
         GC.WaitForPendingFinalizers();
+        Interlocked.Add(ref collectTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>Runs <paramref name="block"/> after a collection with every pending finalizer run (see the remarks).</summary>

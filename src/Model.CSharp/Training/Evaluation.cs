@@ -50,13 +50,16 @@ public static class Evaluation
             asr = 0,
             speaker = 0;
         int maxLength = Enumerable.Range(0, data.Count).Max(i => data.Transcript(i).Length) + 10;
+        // Items in order of audio length, so that a batch pads little; greedy decoding is per item, so the metrics do
+        // not depend on the batching (up to float rounding).
+        var order = Enumerable.Range(0, data.Count).OrderBy(i => data.Lengths[i]).ThenBy(i => i).ToArray();
         for (int first = 0; first < data.Count; first += batchSize)
         {
             int start = first;
             CollectionGuard.Run(() =>
             {
                 using var scope = NewDisposeScope();
-                var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+                var items = order[start..Math.Min(start + batchSize, data.Count)];
                 var (input, targets) = data.Batch(items, device);
                 var output = model.forward(input, targets.AsrInput);
                 var terms = criterion.Compute(output, targets);

@@ -139,6 +139,9 @@ public static class Trainer
             state = state with { LastEvaluation = initial };
         }
         var clock = new Stopwatch();
+        // Where this invocation's time goes, said at the end: steps (batch reading included), the collection guard's
+        // collections, evaluations, checkpoints and best-model writes.
+        var account = new TimeAccount(state.Step);
         while (state.Step < options.Steps)
         {
             long n = state.Step + 1;
@@ -146,6 +149,7 @@ public static class Trainer
             var items = sampler.ItemsOf(n);
             var share = parallel ? DataParallel.Share(items, comm.Rank, comm.Size) : items;
             clock.Restart();
+            var guardBefore = CollectionGuard.CollectTime;
             // One dispose scope per step keeps native memory flat; the collection guard (a full collection before
             // each step, none during it) keeps managed memory flat and TorchSharp's temporaries alive.
             StepResult result = CollectionGuard.Run(() =>
@@ -177,11 +181,16 @@ public static class Trainer
                 }
             });
             state = state with { Step = n };
+            account.Steps += clock.Elapsed;
+            account.Guard += CollectionGuard.CollectTime - guardBefore;
             observer.Stepped(result, epoch, items.Length / Math.Max(1e-9, clock.Elapsed.TotalSeconds));
             bool last = n == options.Steps;
             if (evaluate is not null && (n % options.EvaluateEvery == 0 || last))
             {
+                clock.Restart();
                 var metrics = evaluate();
+                account.Evaluations += clock.Elapsed;
+                account.EvaluationCount++;
                 observer.Evaluated(n, metrics);
                 state = state with { LastEvaluation = metrics };
                 if (selectionKey is not null && bestModelPath is not null)
@@ -193,7 +202,9 @@ public static class Trainer
                         );
                     if (state.BestScore is null || score > state.BestScore)
                     {
+                        clock.Restart();
                         SaveWeights(model, bestModelPath);
+                        account.Checkpoints += clock.Elapsed;
                         state = state with { BestScore = score, BestStep = n };
                         observer.Message($"step {n}: best {selectionKey} so far, {score:0.0000}; saved {bestModelPath}");
                     }
@@ -201,8 +212,15 @@ public static class Trainer
             }
             if (lead && (n % options.CheckpointEvery == 0 || last))
             {
+                clock.Restart();
                 Checkpoint.Save(checkpointPath, state, model, step.Optimizer);
+                account.Checkpoints += clock.Elapsed;
+                account.CheckpointCount++;
             }
+        }
+        if (state.Step > account.FirstStep)
+        {
+            observer.Message(account.Summary(state.Step));
         }
         return state;
     }
@@ -220,5 +238,31 @@ public static class Trainer
         {
             File.Delete(temp);
         }
+    }
+}
+
+/// <summary>Where a training invocation's time went (see <see cref="Trainer.Run"/>): its summary line names the steps,
+/// the collection guard's share of them, the evaluations and the checkpoints.</summary>
+sealed class TimeAccount(long firstStep)
+{
+    readonly Stopwatch wall = Stopwatch.StartNew();
+
+    public long FirstStep { get; } = firstStep;
+    public TimeSpan Steps { get; set; }
+    public TimeSpan Guard { get; set; }
+    public TimeSpan Evaluations { get; set; }
+    public int EvaluationCount { get; set; }
+    public TimeSpan Checkpoints { get; set; }
+    public int CheckpointCount { get; set; }
+
+    public string Summary(long lastStep)
+    {
+        long steps = lastStep - FirstStep;
+        double guard = Guard.TotalSeconds;
+        double total = wall.Elapsed.TotalSeconds;
+        return $"time: {total:0.0} s = {steps} steps {Steps.TotalSeconds:0.0} s ({1000 * Steps.TotalSeconds / steps:0.0} ms/step, "
+            + $"of which the collection guard {1000 * guard / steps:0.00} ms/step), {EvaluationCount} evaluations "
+            + $"{Evaluations.TotalSeconds:0.0} s, checkpoints and best model {Checkpoints.TotalSeconds:0.0} s ({CheckpointCount} checkpoints), "
+            + $"other {total - Steps.TotalSeconds - Evaluations.TotalSeconds - Checkpoints.TotalSeconds:0.0} s";
     }
 }
