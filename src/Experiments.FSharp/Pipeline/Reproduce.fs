@@ -378,9 +378,16 @@ let run (job: Job) : Results =
         )
 
         if p.ExitCode <> 0 then
+            // Its last lines (where its error is) here, the rest in its log.
+            let tail =
+                File.ReadAllLines log
+                |> Array.filter (fun l -> l.Trim() <> "")
+                |> fun lines -> lines[max 0 (lines.Length - 8) ..]
+
             failwithf
-                "the second process (late fusion and TF from scratch) failed with exit code %d; its output is in %s; running the same command again resumes it"
+                "the second process (late fusion and TF from scratch) failed with exit code %d; its last lines:\n%s\n(all its output: %s; running the same command again resumes it)"
                 p.ExitCode
+                (String.Join("\n", tail))
                 log
 
         for stage in Stages.read timings do
