@@ -21,6 +21,20 @@ type Written =
         Figure: Figures.Written
     }
 
+/// A pre-training run's held-out metrics and, when it learned its modality weights, their final values from its
+/// metrics.json (`modality_weight_audio`, `_video`, `_text`).
+let private withLearnedWeights (run: string) (metrics: Collections.Generic.IReadOnlyDictionary<string, float>) =
+    let all = Collections.Generic.Dictionary(metrics)
+    let m = Research.Model.Training.RunFolder.ReadMetrics run
+
+    match m.TryGetProperty "modality_weights" with
+    | true, w when w.ValueKind = Text.Json.JsonValueKind.Object ->
+        for p in w.EnumerateObject() do
+            all[p.Name] <- p.Value.GetDouble()
+    | _ -> ()
+
+    all
+
 /// Runs the sweep `name` (Sweeps.named) over the job's configs and data, after `prepared` (the job's data stage);
 /// returns what it wrote into `job.Tables`.
 let runPrepared (job: Job) (prepared: Prepared) (stages: Stages.Recorder) (say: string -> unit) (name: string) : Written =
@@ -144,7 +158,7 @@ let runPrepared (job: Job) (prepared: Prepared) (stages: Stages.Recorder) (say: 
                     ({
                         Key = m.Key
                         Run = pre.Run
-                        Metrics = Collections.Generic.Dictionary(pre.Metrics)
+                        Metrics = withLearnedWeights pre.Run pre.Metrics
                     }
                     : Table4.PretrainingPoint)
                 | None -> ()
