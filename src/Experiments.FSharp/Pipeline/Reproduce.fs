@@ -225,17 +225,21 @@ let sayResult (say: string -> unit) (unit: string) (m: ModelResult) =
             m.TestClusters
     )
 
-/// An experiment under the protocol, each seed's training timed as a stage of its own (the protocol then reuses the
+/// An experiment under the protocol, each seed's training timed as a stage of its own (named `stage`) (the protocol then reuses the
 /// finished runs), the choice and test bootstrap as another.
-let runTimed (job: Job) (stages: Stages.Recorder) (say: string -> unit) (settings: Settings) (e: Experiment) =
+let runTimedAs (stage: string) (job: Job) (stages: Stages.Recorder) (say: string -> unit) (settings: Settings) (e: Experiment) =
     for seed in settings.Seeds do
-        stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
+        stages.Time($"{stage}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
 
     let m =
-        stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
+        stages.Time($"{stage}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
 
     sayResult say settings.Bootstrap.Unit m
     m
+
+/// `runTimedAs` with the experiment's label as the stage name.
+let runTimed (job: Job) (stages: Stages.Recorder) (say: string -> unit) (settings: Settings) (e: Experiment) =
+    runTimedAs e.Label job stages say settings e
 
 /// The folder of an ablation's cached predictions: `<runs>/ablations/<chosen run>/<subset without +>`.
 let ablationFolder (runs: string) (run: string) (a: Ablation) =

@@ -79,7 +79,7 @@ let runPrepared (job: Job) (prepared: Prepared) (stages: Stages.Recorder) (say: 
         [
             for i, point in List.indexed points do
                 say $"  model {i + 1}/{points.Length}: {point.Label}"
-                runTimed job stages say settings (experimentOf point)
+                runTimedAs $"sweep {name}: {point.Label}" job stages say settings (experimentOf point)
         ]
 
     let ablations =

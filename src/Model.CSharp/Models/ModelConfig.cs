@@ -183,8 +183,9 @@ public sealed record ModelConfig
     /// together; these three each set a whole stream's share, so a step of ~1e-2 at the peak (100×) lets the shares
     /// move by tens of percent within a few hundred steps and still takes ~100 steps to move a logit by 1, slow
     /// against the gradient noise of one batch. 1 gives them the schedule's rate like every other parameter.
-    /// The value is a model constant not written into the F# run configs; changing this default changes what a
-    /// learned-weights run trains, so it needs a code-version bump (RunInputs.CurrentCodeVersion).
+    /// The value is a model constant, not a field of the F# run configs (a new field would change every existing run's
+    /// recorded config); learned-weights runs record it among their inputs (Config.learnedWeightsInputs in F#), so a
+    /// run made at another value is not reused.
     /// </summary>
     public double ModalityWeightLearningRateScale { get; init; } = 100.0;
 
