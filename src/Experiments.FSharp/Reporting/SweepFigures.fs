@@ -54,8 +54,15 @@ let chart (s: SweepResults) =
                 panel "F1" [ bars "average F1" labels (r.Models |> Array.map _.AverageF1) ] (List.ofArray labels)
             ]
 
+    let what =
+        match s.Sweep with
+        | "task-weights" -> "pre-training task weights (ASR / speaker), TF fine-tuned from each"
+        | "modality-weights" -> "pre-training modality weights, TF fine-tuned from each"
+        | "subsets" -> "modality subsets at inference (no bar: the model cannot run without audio)"
+        | other -> other
+
     Chart.Grid (2, 1) panels
-    |> Chart.withTitle $"{(build s).Title} ({level} intervals, chosen seed) — {r.Dataset}"
+    |> Chart.withTitle $"Table 4, beyond the paper: {what}; test averages, {level} intervals — {r.Dataset}"
     |> Chart.withSize (1100, 800)
 
 /// Writes the sweep's figure as `table4-<sweep>.html` (and PNG) into `folder`.

@@ -92,6 +92,44 @@ let tests =
     <| testList
         "Pipeline.SweepJob"
         [
+            test "sweep.fsx plans from the main job's configs: the same flags give the same job as reproduce.fsx" {
+                let argv =
+                    [|
+                        "--corpus"
+                        "tiny"
+                        "--seeds"
+                        "2"
+                        "--pretrain-steps"
+                        "4"
+                        "--finetune-steps"
+                        "2"
+                        "--runs"
+                        "r"
+                    |]
+
+                let sweepJob =
+                    Research.Commands.Reproduce.jobOf
+                        "s"
+                        (Research.Commands.Cli.parseUsage Research.Commands.Sweep.usage (Array.append [| "--sweep"; "subsets" |] argv))
+                        argv
+
+                let mainJob =
+                    Research.Commands.Reproduce.jobOf "s" (Research.Commands.Cli.parseUsage Research.Commands.Reproduce.usage argv) argv
+
+                Expect.equal sweepJob.Pretraining mainJob.Pretraining "pre-training config"
+                Expect.equal sweepJob.FineTuning mainJob.FineTuning "fine-tuning config"
+                Expect.equal (sweepJob.Runs, sweepJob.Seeds) (mainJob.Runs, mainJob.Seeds) "runs folder and seeds"
+
+                let defaults =
+                    Research.Commands.Reproduce.jobOf
+                        "s"
+                        (Research.Commands.Cli.parseUsage Research.Commands.Sweep.usage [| "--sweep"; "subsets" |])
+                        [||]
+
+                Expect.equal defaults.Runs Reproduce.defaults.Runs "the default runs folder is the main job's"
+                Expect.equal defaults.Tables Reproduce.defaults.Tables "the default tables folder is the main job's"
+            }
+
             test "subsets sweep on the tiny corpus: 7 subsets × 3 models, dashes without audio, Table 4 from its JSON, runs reused" {
                 use d = new TempDir()
                 let j = job d.Path
