@@ -366,6 +366,7 @@ let tests =
                                     Metrics = Collections.Generic.Dictionary(dict [ "cer", 0.25; "modality_weight_audio", 0.5 ])
                                 }
                             |]
+                        Differences = [||]
                     }
 
                 let md = Table4.markdown sweep

@@ -406,6 +406,51 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
         PerEmotion = perEmotion
     }
 
+/// The paired difference of two models on one modality subset: A − B of average WA and F1 with the paired bootstrap
+/// interval (Metrics.bootstrapDifference), as fractions.
+type DifferenceResult =
+    {
+        Modalities: string
+        /// The keys and labels of the two models: A − B.
+        KeyA: string
+        LabelA: string
+        KeyB: string
+        LabelB: string
+        WA: Estimate
+        F1: Estimate
+    }
+
+/// The paired difference between two ablations of the same subset (`ablate`'s run and prediction folder of each):
+/// both scored at the thresholds `ablate` used (re-tuned on each ablation's dev predictions, or each run's full
+/// model's), test resampled by the same clusters on the same draws. The two must hold the same test items in the same
+/// order.
+let ablationDifference (settings: Settings) (a: AblationResult, folderA: string) (b: AblationResult, folderB: string) =
+    let thresholds (run: string) (folder: string) =
+        match settings.AblationThresholds with
+        | Retuned -> Metrics.tune (splitOf (Path.Combine(folder, "dev.csv")))
+        | Full -> Metrics.tune (splitOf (Path.Combine(run, "dev.csv")))
+
+    let idsA, testA = idsAndSplitOf (Path.Combine(folderA, "test.csv"))
+    let idsB, testB = idsAndSplitOf (Path.Combine(folderB, "test.csv"))
+
+    if idsA <> idsB then
+        raise (InvalidDataException($"{folderA} and {folderB}: test predictions of different items; a paired difference needs the same"))
+
+    let clusters = idsA |> Array.map settings.ClusterOf
+
+    let d =
+        Metrics.bootstrapDifference settings.Bootstrap (thresholds a.Run folderA, testA) (thresholds b.Run folderB, testB) clusters
+
+    {
+        Modalities = a.Modalities
+        KeyA = a.Key
+        LabelA = a.Label
+        KeyB = b.Key
+        LabelB = b.Label
+        WA = estimate d.DifferenceWA
+        F1 = estimate d.DifferenceF1
+    }
+
 /// Everything the tables and plots are built from, with where it came from.
 type Results =
     {

@@ -118,6 +118,40 @@ let runPrepared (job: Job) (prepared: Prepared) (stages: Stages.Recorder) (say: 
             )
         | _ -> [||]
 
+    // The price of any-subset training on the inputs the paper's model takes: any-subset − pre-trained TF on each
+    // subset with audio, paired (the same test clusters drawn for both).
+    let differences =
+        match sweep with
+        | Sweeps.Subsets _ ->
+            [|
+                let find key (a: Ablation) =
+                    ablations |> Array.tryFind (fun r -> r.Key = key && r.Modalities = a.Name)
+
+                for a in allSubsets do
+                    match find "any-subset" a, find TableFormat.pretrainedKey a with
+                    | Some x, Some y ->
+                        let folderOf (r: AblationResult) = ablationFolder job.Runs r.Run a
+                        let d = ablationDifference settings (x, folderOf x) (y, folderOf y)
+
+                        say (
+                            sprintf
+                                "    %s − %s on %s: average WA %+.1f [%+.1f, %+.1f], F1 %+.1f [%+.1f, %+.1f] (paired)"
+                                x.Label
+                                y.Label
+                                a.Name
+                                (100.0 * d.WA.Value)
+                                (100.0 * d.WA.Low)
+                                (100.0 * d.WA.High)
+                                (100.0 * d.F1.Value)
+                                (100.0 * d.F1.Low)
+                                (100.0 * d.F1.High)
+                        )
+
+                        d
+                    | _ -> ()
+            |]
+        | _ -> [||]
+
     let main =
         trained
         |> List.tryFind (fun (p, _) -> p = prepared.Pretraining)
@@ -169,6 +203,7 @@ let runPrepared (job: Job) (prepared: Prepared) (stages: Stages.Recorder) (say: 
             Sweep = name
             Results = results
             Pretrainings = pretrainingPoints
+            Differences = differences
         }
 
     Directory.CreateDirectory job.Tables |> ignore

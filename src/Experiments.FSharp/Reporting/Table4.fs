@@ -31,6 +31,9 @@ type SweepResults =
         Sweep: string
         Results: Results
         Pretrainings: PretrainingPoint[]
+        /// The subset sweep: the any-subset model minus the paper's pre-trained model on each subset both run on,
+        /// with paired bootstrap intervals (empty for the other sweeps).
+        Differences: DifferenceResult[]
     }
 
 /// The file of a sweep's results beside results.json.
@@ -163,6 +166,19 @@ let pretrainingNotes (s: SweepResults) =
             $"Pre-training of {label} ({p.Run}): {said}."
     ]
 
+/// One line per paired difference (the subset sweep): A − B on a subset, average WA and F1 with intervals.
+let differenceNotes (s: SweepResults) =
+    let r = s.Results
+    let level = levelText r.Bootstrap.Level
+
+    [
+        for d in (if isNull s.Differences then [||] else s.Differences) ->
+            let show (e: Estimate) =
+                $"{num (pct e.Value)} [{num (pct e.Low)}, {num (pct e.High)}]"
+
+            $"{d.LabelA} − {d.LabelB} on {d.Modalities} (paired bootstrap, {level}, the same test {r.Bootstrap.Unit}s drawn for both): average WA {show d.WA}, average F1 {show d.F1} points."
+    ]
+
 /// The subset sweep's averages with their intervals, one line per model and subset ("–" where it cannot run).
 let private subsetIntervals (r: Results) =
     let level = levelText r.Bootstrap.Level
@@ -192,7 +208,7 @@ let markdown (s: SweepResults) =
         [
             if s.Sweep = "subsets" then
                 yield! subsetIntervals s.Results
-            let notes = pretrainingNotes s
+            let notes = differenceNotes s @ pretrainingNotes s
 
             if not notes.IsEmpty then
                 ""
@@ -220,7 +236,7 @@ let csv (s: SweepResults) =
     let b = StringBuilder()
     let line (l: string) = b.Append(l).Append('\n') |> ignore
 
-    for p in provenance r t @ pretrainingNotes s do
+    for p in provenance r t @ differenceNotes s @ pretrainingNotes s do
         line ("# " + p)
 
     let bounds (e: Estimate) =
@@ -281,7 +297,9 @@ let csv (s: SweepResults) =
 /// The table as LaTeX (TableFormat's), with the pre-training notes as % comments.
 let latex (s: SweepResults) =
     let notes =
-        pretrainingNotes s |> List.map (fun n -> "% " + n + "\n") |> String.concat ""
+        differenceNotes s @ pretrainingNotes s
+        |> List.map (fun n -> "% " + n + "\n")
+        |> String.concat ""
 
     notes + TableFormat.latex s.Results (build s)
 

@@ -165,6 +165,16 @@ let tests =
                 let md = File.ReadAllText(Path.Combine(j.Tables, "table4-subsets.md"))
                 Expect.stringContains md "beyond the paper" "labelled beyond the paper"
 
+                Expect.equal
+                    [ for x in written.Results.Differences -> x.Modalities ]
+                    [ "A"; "A+V"; "A+T"; "A+V+T" ]
+                    "any-subset − pre-trained TF on each subset both run on"
+
+                Expect.stringContains
+                    md
+                    "Any-subset model (pre-trained) − Embeddings from the Multi-task model on A+V+T (paired bootstrap"
+                    "the price of any-subset training on the paper's input, in the table's notes"
+
                 let tfRow = md.Split('\n') |> Array.find (fun l -> l.StartsWith "| TF |")
 
                 let cells = tfRow.Trim('|').Split('|') |> Array.map _.Trim()
