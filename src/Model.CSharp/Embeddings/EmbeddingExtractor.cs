@@ -1,6 +1,7 @@
 using Research.Model.Data;
 using Research.Model.Models;
 using Research.Model.Modules;
+using Research.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Research.Model.Embeddings;
@@ -131,7 +132,10 @@ public static class EmbeddingExtractor
                 for (int b = 0; b < order.Length; b += o.BatchSize)
                 {
                     var batch = order.Skip(b).Take(o.BatchSize).ToArray();
-                    var embedded = EmbedBatch(encoder, store, batch.Select(k => items[k]).ToArray(), device, o.Frames);
+                    var positions = batch.Select(k => items[k]).ToArray();
+                    // Guarded like training steps: a collection during a native call can free a TorchSharp Scalar
+                    // under libtorch's feet (CollectionGuard); the full test suite once failed here that way.
+                    var embedded = CollectionGuard.Run(() => EmbedBatch(encoder, store, positions, device, o.Frames));
                     for (int j = 0; j < batch.Length; j++)
                     {
                         results[batch[j] - start] = embedded[j];
