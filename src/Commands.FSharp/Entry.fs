@@ -8,6 +8,7 @@ type Entry =
     static member Commands: Command list =
         [
             command "reproduce" Reproduce.usage Reproduce.main
+            command "sweep" Sweep.usage Sweep.main
             command "pretrain" Pretrain.usage Pretrain.main
             command "finetune" FineTune.usage FineTune.main
             command "baseline" Baseline.usage Baseline.main

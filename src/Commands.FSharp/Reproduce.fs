@@ -34,6 +34,9 @@ let usage =
                     $"{defaults.Runs} (real data: runs/reproduce-real)"
                     "run folders; finished runs are reused, unfinished ones resume, when config and inputs match"
                 switch "fresh" "train every run into a new folder beside existing ones (NAME-2, …) instead of reusing them"
+                switch
+                    "beyond"
+                    "after Tables 1–3 also run the three sweeps beyond the paper (task-weights, modality-weights, subsets; scripts/sweep.fsx) into table4-*; costs 8 pre-trainings and 8 emotion models (× seeds) more"
                 flag
                     "ablation-thresholds"
                     "retuned|full"
@@ -92,9 +95,10 @@ let usage =
         Notes = [ "Real data needs --pretrain-data, --mosei, --folds and --glove together." ]
     }
 
-/// Entry point: parses flags and runs the job; returns the exit code.
-let main (argv: string array) : int =
-    let f = parseUsage usage argv
+/// The job the flags describe (`command`: the script's command line, recorded with the results). Flags absent from
+/// `f` take the main job's defaults, so a command that accepts only some of them (scripts/sweep.fsx) plans the same
+/// runs as the main job.
+let jobOf (command: string) (f: Flags) (argv: string array) : Job =
 
     let corpus =
         match f.Get("corpus", "default") with
@@ -231,8 +235,19 @@ let main (argv: string array) : int =
                     Resamples = resamples
                     Seed = f.Int("bootstrap-seed", defaults.Bootstrap.Seed)
                 }
-            Command = String.Join(" ", Array.append [| defaults.Command |] argv)
+            Command = String.Join(" ", Array.append [| command |] argv)
         }
 
-    Research.Experiments.Reproduce.run job |> ignore
+    job
+
+/// Entry point: parses flags and runs the job (and with --beyond the sweeps); returns the exit code.
+let main (argv: string array) : int =
+    let f = parseUsage usage argv
+    let job = jobOf defaults.Command f argv
+
+    if f.Has "beyond" then
+        Research.Experiments.Reproduce.runThen job SweepJob.beyond |> ignore
+    else
+        Research.Experiments.Reproduce.run job |> ignore
+
     0

@@ -324,6 +324,61 @@ let tests =
                     [ "must include audio" ]
             }
 
+            test "an any-subset model embeds without audio: V+T and V from a store with no audio, as the encoder on null audio" {
+                use d = new TempDir()
+                let anySubset = tiny.WithAnySubset(true, 0.0)
+                let items = storeItems 7 anySubset lengths
+                let noAudio = buildStore (d.Sub "noaudio") (keep [ "video"; "text" ] items)
+                let run = pretrainingRun (d.Sub "run") 3L anySubset
+                use m = model 3L anySubset
+                let xs = examples 7 anySubset lengths
+
+                for modalities, weights, withText in
+                    [
+                        "V,T", ModalityWeights(0.0, 0.4, 0.2), true
+                        "V", ModalityWeights(0.0, 0.4, 0.0), false
+                    ] do
+                    let out = d.Sub $"emb-{modalities}"
+
+                    let summary =
+                        Embed.run
+                            { request run noAudio out with
+                                Modalities = Some(Embed.parseModalities modalities)
+                            }
+
+                    Expect.equal summary.Weights weights $"{modalities}: audio weight 0, the others kept"
+                    let values = (EmbeddingFiles.readNpy out).Values
+                    m.Encoder.Weights <- weights
+
+                    for i in 0..5 do
+                        use _ = torch.NewDisposeScope()
+                        use _ = torch.no_grad ()
+                        let one (a: float32[,]) = Sequence.FromArrays [| a |]
+
+                        let direct =
+                            m.Encoder
+                                .forward(EncoderInput(null, one xs[i].Video, (if withText then one xs[i].Text else null)))
+                                .Fused.mean([| 1L |])
+                                .squeeze
+                                0
+                            |> Tensors.values
+                            |> Array.map float
+
+                        Expect.isLessThan (maxDiff (row values i) direct) 1e-5 $"{modalities}: item {i} = the encoder on null audio"
+
+                // The paper's encoder still refuses: it is queried by audio.
+                let paperRun = pretrainingRun (d.Sub "paper") 3L tiny
+
+                contains
+                    (messageOf<Errors.InvalidSetting>(fun () ->
+                        Embed.run
+                            { request paperRun noAudio (d.Sub "p") with
+                                Modalities = Some(set [ "video"; "text" ])
+                            }
+                        |> ignore))
+                    [ "must include audio"; "any-subset" ]
+            }
+
             test "checkpoints: a pre-training run, a file in it, an emotion run; a late-fusion run or another folder is refused" {
                 use d = new TempDir()
                 let store = buildStore (d.Sub "store") (storeItems 7 tiny lengths)

@@ -319,6 +319,60 @@ let tests =
                     Directory.Delete(dir, true)
             }
 
+            test "learned weights: the logits learn at ModalityWeightLearningRateScale × the schedule, the rest at the schedule" {
+                use _ = torch.NewDisposeScope()
+                let input = batch (examples 8 tiny [ (7, 5, 4); (4, 3, 2) ])
+                let struct (asrIn, asrOut) = Targets.AsrPairs(transcripts [ "ab"; "c" ])
+                let targets = Targets(asrIn, asrOut, torch.tensor [| 1L; 3L |], null)
+
+                // Adam's first step moves every parameter with a gradient by the learning rate times the sign of
+                // its gradient: the logits by lr × scale, the others by lr, whatever the scale.
+                let firstStep (scale: float) =
+                    let config =
+                        (tiny.WithLearnedModalityWeights true).WithModalityWeightLearningRateScale scale
+
+                    let m = model 9L config
+                    let other = m.Encoder.Audio.parameters () |> Seq.head
+                    let logits0, other0 = values (logits m), values other
+
+                    let step =
+                        TrainStep(m, MultiTaskCriterion.For config, LearningRateSchedule(1.0, config.DModel, 1))
+
+                    let r = step.Run(input, targets)
+
+                    let moved (a: float32[]) (b: float32[]) =
+                        Array.map2 (fun x y -> float (abs (x - y))) a b
+
+                    r.LearningRate, moved logits0 (values (logits m)), moved other0 (values other)
+
+                let lr, logits1, other1 = firstStep 1.0
+                let _, logits100, other100 = firstStep 100.0
+                Expect.equal (List.ofSeq (model 9L tiny).ScaledParameters).Length 0 "fixed weights: nothing scaled"
+                Expect.equal (tiny.ModalityWeightLearningRateScale) 100.0 "default 100"
+
+                for i in 0..2 do
+                    Expect.floatClose
+                        {
+                            absolute = lr * 1e-3
+                            relative = 1e-3
+                        }
+                        logits1[i]
+                        lr
+                        $"scale 1: logit {i} moved by lr"
+
+                    Expect.floatClose
+                        {
+                            absolute = lr * 1e-1
+                            relative = 1e-3
+                        }
+                        logits100[i]
+                        (100.0 * lr)
+                        $"scale 100: logit {i} moved by 100 lr"
+
+                Expect.sequenceEqual other100 other1 "the other parameters take the same step either way"
+                Expect.isGreaterThan (Array.max other1) (0.5 * lr) "and they did move, by about lr"
+            }
+
             test "learned weights, paper rule: an ablated stream (weight 0) loses its share; its input may be absent" {
                 use _ = torch.NewDisposeScope()
                 let m = model 9L (tiny.WithLearnedModalityWeights true)

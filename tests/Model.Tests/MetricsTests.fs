@@ -525,4 +525,55 @@ let tests =
                     Expect.equal split.Labels [| [| false; true; false; false; true; false |] |] "labels"
                     Expect.equal split.Scores [| [| 0.1; 0.2; 0.3; 0.4; 0.5; 0.6 |] |] "scores by name")
             }
+
+            test "paired bootstrap of a difference: value A − B, zero for a model against itself, narrower than unpaired" {
+                let a = randomSplit 11 "test" 400 1.5
+                let rng = Random 5
+                // B: A's scores slightly perturbed, so the two models err on mostly the same items.
+                let b =
+                    { a with
+                        Name = "test-b"
+                        Scores = a.Scores |> Array.map (Array.map (fun x -> x + 0.3 * (rng.NextDouble() - 0.5)))
+                    }
+
+                let ta, tb = tune a, tune b
+                let clusters = Array.init a.Labels.Length (fun i -> $"speaker{i % 40}")
+
+                let options =
+                    { defaultBootstrap with
+                        Resamples = 300
+                        Unit = BootstrapUnit.Speaker
+                        Seed = 3
+                    }
+
+                let d = bootstrapDifference options (ta, a) (tb, b) clusters
+                close d.DifferenceWA.Value ((score ta a).AverageWA - (score tb b).AverageWA) "WA: A − B on the split"
+                close d.DifferenceF1.Value ((score ta a).AverageF1 - (score tb b).AverageF1) "F1: A − B on the split"
+
+                Expect.isTrue
+                    (d.DifferenceWA.Low <= d.DifferenceWA.Value
+                     && d.DifferenceWA.Value <= d.DifferenceWA.High)
+                    "the value inside its interval"
+
+                let self = bootstrapDifference options (ta, a) (ta, a) clusters
+
+                Expect.equal
+                    (self.DifferenceWA.Low, self.DifferenceWA.High, self.DifferenceF1.Low, self.DifferenceF1.High)
+                    (0.0, 0.0, 0.0, 0.0)
+                    "itself: exactly 0"
+
+                // Paired: the same draws for both, so the difference varies far less than either model's average.
+                let single = bootstrapClusters options ta a clusters
+
+                Expect.isLessThan
+                    (d.DifferenceWA.High - d.DifferenceWA.Low)
+                    (0.5 * (single.AverageWA.High - single.AverageWA.Low))
+                    "paired WA narrower"
+
+                throwsWith
+                    (fun () ->
+                        bootstrapDifference options (ta, a) (tb, randomSplit 12 "other" 400 1.5) clusters
+                        |> ignore)
+                    [ "test"; "other"; "not the same test items" ]
+            }
         ]

@@ -352,4 +352,51 @@ let tests =
                     "# Table 3: Ablation studies"
                     "the caption is the Markdown title"
             }
+
+            test "Table 4 of a weight sweep: one row per point with its dataset and intervals; a pure function of its JSON" {
+                let sweep: Table4.SweepResults =
+                    {
+                        Sweep = "task-weights"
+                        Results = { fixture with Ablations = [||] }
+                        Pretrainings =
+                            [|
+                                {
+                                    Key = TableFormat.pretrainedKey
+                                    Run = "runs/pretrain"
+                                    Metrics = Collections.Generic.Dictionary(dict [ "cer", 0.25; "modality_weight_audio", 0.5 ])
+                                }
+                            |]
+                        Differences = [||]
+                    }
+
+                let md = Table4.markdown sweep
+                Expect.stringStarts md "# Table 4 (beyond the paper): pre-training task weights" "titled beyond the paper"
+
+                let rows = lines md |> List.filter (fun l -> l.StartsWith "| TF |")
+                Expect.equal rows.Length 2 "the TF row in the main table and in the intervals table"
+                Expect.stringContains rows[0] "| fixture data |" "the dataset on the row"
+                // TF (base 0.55): average WA 57.5 in [53.0, 62.0], F1 67.5 in [63.0, 72.0]
+                Expect.stringContains rows[1] "| 57.5 | [53.0, 62.0] | 67.5 | [63.0, 72.0] |" "the averages' intervals"
+                Expect.stringContains md "held-out CER 0.250" "the point's pre-training"
+                Expect.stringContains md "learned weights at the end audio 0.500" "its learned weights"
+
+                let csv = lines (Table4.csv sweep) |> List.filter (fun l -> not (l.StartsWith "#"))
+                Expect.stringEnds csv.Head "average_wa_low,average_wa_high,average_f1_low,average_f1_high,seeds" "interval columns"
+
+                Expect.stringEnds
+                    (csv |> List.find (fun l -> l.StartsWith "TF,"))
+                    "57.5,67.5,53.0,62.0,63.0,72.0,2"
+                    "TF's averages, bounds and seeds"
+
+                let path = IO.Path.Combine(IO.Path.GetTempPath(), $"table4-{Guid.NewGuid():N}.json")
+
+                try
+                    Table4.write path sweep
+                    let back = Table4.read path
+                    Expect.equal (Table4.markdown back) md "Markdown from the JSON"
+                    Expect.equal (Table4.csv back) (Table4.csv sweep) "CSV from the JSON"
+                    Expect.equal (Table4.latex back) (Table4.latex sweep) "LaTeX from the JSON"
+                finally
+                    IO.File.Delete path
+            }
         ]

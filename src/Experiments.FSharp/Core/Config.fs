@@ -321,6 +321,18 @@ let modelConfig (size: ModelSize) (inputs: Inputs) (m: Modalities) (tasks: TaskW
         LearnedModalityWeights = size.LearnedModalityWeights
     )
 
+/// What a learned-weights run also depends on beyond its config: the learning-rate multiple of the modality logits
+/// (ModelConfig.ModalityWeightLearningRateScale, a model constant rather than a config field, so that adding it left
+/// every existing run's recorded config unchanged). Recorded among the run's inputs ("fingerprints") only when the
+/// model learns its weights: such a run made at another multiple (or before it existed) is not reused, and no other
+/// run is affected.
+let learnedWeightsInputs (size: ModelSize) =
+    [
+        if size.LearnedModalityWeights then
+            "modality_logits_lr_scale",
+            ModelConfig.Paper.ModalityWeightLearningRateScale.ToString(Globalization.CultureInfo.InvariantCulture)
+    ]
+
 /// The trainer's loop settings for a budget and seed (steps, batch, evaluation and checkpoint intervals).
 let trainerOptions (budget: Budget) (seed: int) =
     Research.Model.Training.TrainerOptions(

@@ -237,19 +237,21 @@ let parseModalities (text: string) : Set<string> =
 
 /// The stream weights an embedding uses and why each is what it is. A modality keeps the model's weight when it
 /// is requested, the model has its branch and every store has it; otherwise its weight is 0 (the paper's
-/// inference-time ablation; the other weights are not rescaled). Audio is required: not requested, or absent from
-/// a store, is an error.
+/// inference-time ablation; the other weights are not rescaled). Audio is required by the paper's encoder (its query
+/// axis): not requested, or absent from a store, is an error. An any-subset encoder (Model.AnySubset) treats audio
+/// like the others; at least one modality must remain.
 let chooseWeights (encoder: MultimodalEncoder) (configured: ModalityWeights) (requested: Set<string>) (stores: FeatureStore list) =
-    if not (requested.Contains CorpusFeatures.Audio) then
-        invalidSetting
-            "--modalities must include audio (A): the encoder is queried by the audio stream, so there is no embedding without it"
+    if not encoder.AnySubset then
+        if not (requested.Contains CorpusFeatures.Audio) then
+            invalidSetting
+                "--modalities must include audio (A): the encoder is queried by the audio stream, so there is no embedding without it (only an any-subset model, Model.AnySubset, embeds without audio)"
 
-    for s in stores do
-        if not (Seq.contains CorpusFeatures.Audio s.Modalities) then
-            failwithf
-                "feature store %s has no audio features (it has: %s); the encoder needs audio"
-                s.Directory
-                (String.Join(", ", s.Modalities))
+        for s in stores do
+            if not (Seq.contains CorpusFeatures.Audio s.Modalities) then
+                failwithf
+                    "feature store %s has no audio features (it has: %s); the encoder needs audio"
+                    s.Directory
+                    (String.Join(", ", s.Modalities))
 
     let decide (modality: string) (weight: float) (built: bool) =
         let missing =
@@ -265,13 +267,22 @@ let chooseWeights (encoder: MultimodalEncoder) (configured: ModalityWeights) (re
         else
             weight, $"{modality} {weight:G4}"
 
+    let a, aNote =
+        if encoder.AnySubset then
+            decide CorpusFeatures.Audio configured.Audio true
+        else
+            configured.Audio, $"audio {configured.Audio:G4}"
+
     let v, vNote =
         decide CorpusFeatures.Video configured.Video (not (isNull encoder.Video))
 
     let t, tNote =
         decide CorpusFeatures.Text configured.Text (not (isNull encoder.Text))
 
-    ModalityWeights(configured.Audio, v, t), [ $"audio {configured.Audio:G4}"; vNote; tNote ]
+    if a + v + t <= 0.0 then
+        invalidSetting $"no modality is left to embed with: {aNote}; {vNote}; {tNote}"
+
+    ModalityWeights(a, v, t), [ aNote; vNote; tNote ]
 
 /// What `embed` is asked to do.
 type Request =
@@ -371,7 +382,7 @@ let run (r: Request) : Summary =
 
     // Every item of every store is checked before anything is computed or written.
     for s in storeList do
-        EmbeddingExtractor.RequireFrames(s, [| 0 .. s.Count - 1 |], weights)
+        EmbeddingExtractor.RequireFrames(s, [| 0 .. s.Count - 1 |], weights, model.Encoder.AnySubset)
 
     let seen = Collections.Generic.Dictionary<string, string>()
 
@@ -386,7 +397,8 @@ let run (r: Request) : Summary =
     let rows =
         if r.Frames then
             storeList
-            |> List.sumBy (fun s -> EmbeddingExtractor.AudioSteps(s, [| 0 .. s.Count - 1 |]))
+            |> List.sumBy (fun s ->
+                EmbeddingExtractor.Steps(s, [| 0 .. s.Count - 1 |], EmbeddingExtractor.QueryModality(weights, model.Encoder.AnySubset)))
         else
             int64 items
 

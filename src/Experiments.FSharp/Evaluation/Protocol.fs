@@ -34,10 +34,13 @@ type Experiment =
         Model: EmotionModel
     }
 
-/// Modalities kept at inference (paper Table 3); a removed one gets stream weight 0, the others keep theirs.
+/// Modalities kept at inference (paper Table 3; beyond it, any non-empty subset); a removed one gets stream weight 0,
+/// the others keep theirs. Without audio only an any-subset model (ModelConfig.AnySubset) can run: the paper's
+/// encoder is queried by the audio stream (`runsOn`).
 type Ablation =
     {
         Name: string
+        Audio: bool
         Video: bool
         Text: bool
     }
@@ -45,27 +48,50 @@ type Ablation =
 /// Table 3's columns: A, A+V, A+T, A+V+T.
 let paperAblations =
     [
-        {
-            Name = "A"
-            Video = false
-            Text = false
-        }
-        {
-            Name = "A+V"
-            Video = true
-            Text = false
-        }
-        {
-            Name = "A+T"
-            Video = false
-            Text = true
-        }
-        {
-            Name = "A+V+T"
-            Video = true
-            Text = true
-        }
+        for video, text in [ false, false; true, false; false, true; true, true ] ->
+            {
+                Name = "A" + (if video then "+V" else "") + (if text then "+T" else "")
+                Audio = true
+                Video = video
+                Text = text
+            }
     ]
+
+/// The seven non-empty subsets of {A, V, T} (the subset table beyond the paper): A, V, T, A+V, A+T, V+T, A+V+T.
+let allSubsets =
+    [
+        for audio, video, text in
+            [
+                true, false, false
+                false, true, false
+                false, false, true
+                true, true, false
+                true, false, true
+                false, true, true
+                true, true, true
+            ] ->
+            {
+                Name =
+                    String.Join(
+                        "+",
+                        [
+                            if audio then
+                                "A"
+                            if video then
+                                "V"
+                            if text then
+                                "T"
+                        ]
+                    )
+                Audio = audio
+                Video = video
+                Text = text
+            }
+    ]
+
+/// Whether a transformer of this model size can be scored on the subset: with audio always; without it only the
+/// any-subset encoder (the paper's needs audio as its query axis, §5.3 and §6).
+let runsOn (model: ModelSize) (a: Ablation) = a.Audio || model.AnySubset
 
 /// Which thresholds an ablation (Table 3) is scored at; both are tuned on dev predictions only.
 type AblationThresholds =
@@ -285,6 +311,11 @@ let ablationKey (settings: Settings) (run: string) (stores: string) (a: Ablation
     let node = Nodes.JsonObject()
     node["best"] <- Nodes.JsonValue.Create(RunInputs.FileFingerprint(Path.Combine(run, "best.bin")))
     node["modalities"] <- Nodes.JsonValue.Create a.Name
+
+    // Only a subset without audio says so: the paper's four ablations keep the keys their caches were written under.
+    if not a.Audio then
+        node["audio"] <- Nodes.JsonValue.Create false
+
     node["video"] <- Nodes.JsonValue.Create a.Video
     node["text"] <- Nodes.JsonValue.Create a.Text
     node["thresholds"] <- Nodes.JsonValue.Create(thresholdsName settings.AblationThresholds)
@@ -306,7 +337,8 @@ let private cachedUnder (folder: string) (key: Nodes.JsonNode) =
         with :? JsonException ->
             false)
 
-/// Scores a finished transformer run with some modalities removed (stream weight 0); the predictions go to
+/// Scores a finished transformer run with some modalities removed (stream weight 0; without audio only an any-subset
+/// model, see `runsOn`, else an error naming the run); the predictions go to
 /// `<folder>/dev.csv` and `test.csv`, with `ablation.json` (their `ablationKey`) written last. They are reused only
 /// while the key matches (the run's current best.bin, the same options and stores); otherwise they are computed
 /// again. Thresholds: re-tuned on the ablated dev predictions, or the full model's (settings.AblationThresholds),
@@ -316,6 +348,10 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
 
     let c =
         ofJson<FineTuning> run (File.ReadAllText(Path.Combine(run, RunFolder.ConfigFile)))
+
+    if not (runsOn c.Model a) then
+        Errors.invalidSetting
+            $"ablation {a.Name} of {run}: the model cannot run without audio (its encoder is queried by the audio stream; only an any-subset model, Model.AnySubset, can)"
 
     let cacheKey = ablationKey settings run c.Stores a
 
@@ -330,7 +366,8 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
         model.``to`` device |> ignore
         let w = config.Modalities
 
-        model.Encoder.Weights <- ModalityWeights(w.Audio, (if a.Video then w.Video else 0.0), (if a.Text then w.Text else 0.0))
+        model.Encoder.Weights <-
+            ModalityWeights((if a.Audio then w.Audio else 0.0), (if a.Video then w.Video else 0.0), (if a.Text then w.Text else 0.0))
 
         let logits (x: EncoderInput) = model.EmotionLogits x
         Directory.CreateDirectory folder |> ignore
@@ -367,6 +404,51 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
         AverageWA = wa
         AverageF1 = f1
         PerEmotion = perEmotion
+    }
+
+/// The paired difference of two models on one modality subset: A − B of average WA and F1 with the paired bootstrap
+/// interval (Metrics.bootstrapDifference), as fractions.
+type DifferenceResult =
+    {
+        Modalities: string
+        /// The keys and labels of the two models: A − B.
+        KeyA: string
+        LabelA: string
+        KeyB: string
+        LabelB: string
+        WA: Estimate
+        F1: Estimate
+    }
+
+/// The paired difference between two ablations of the same subset (`ablate`'s run and prediction folder of each):
+/// both scored at the thresholds `ablate` used (re-tuned on each ablation's dev predictions, or each run's full
+/// model's), test resampled by the same clusters on the same draws. The two must hold the same test items in the same
+/// order.
+let ablationDifference (settings: Settings) (a: AblationResult, folderA: string) (b: AblationResult, folderB: string) =
+    let thresholds (run: string) (folder: string) =
+        match settings.AblationThresholds with
+        | Retuned -> Metrics.tune (splitOf (Path.Combine(folder, "dev.csv")))
+        | Full -> Metrics.tune (splitOf (Path.Combine(run, "dev.csv")))
+
+    let idsA, testA = idsAndSplitOf (Path.Combine(folderA, "test.csv"))
+    let idsB, testB = idsAndSplitOf (Path.Combine(folderB, "test.csv"))
+
+    if idsA <> idsB then
+        raise (InvalidDataException($"{folderA} and {folderB}: test predictions of different items; a paired difference needs the same"))
+
+    let clusters = idsA |> Array.map settings.ClusterOf
+
+    let d =
+        Metrics.bootstrapDifference settings.Bootstrap (thresholds a.Run folderA, testA) (thresholds b.Run folderB, testB) clusters
+
+    {
+        Modalities = a.Modalities
+        KeyA = a.Key
+        LabelA = a.Label
+        KeyB = b.Key
+        LabelB = b.Label
+        WA = estimate d.DifferenceWA
+        F1 = estimate d.DifferenceF1
     }
 
 /// Everything the tables and plots are built from, with where it came from.

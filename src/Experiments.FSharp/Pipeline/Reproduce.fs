@@ -207,13 +207,24 @@ let private startBaselines (job: Job) (timings: string) (log: string) =
 
     p, stop
 
-/// Runs the whole job (or, in the second process, its part); returns the results it wrote.
-let run (job: Job) : Results =
-    if job.Part <> Whole then
-        exitWithJob ()
+/// What the data stage gives the training stages: the configs completed with the data's paths and sizes, the
+/// protocol's settings, and the demo corpus (None with real data).
+type Prepared =
+    {
+        Pretraining: Pretraining
+        FineTuning: FineTuning
+        LateFusion: LateFusion
+        Settings: Settings
+        Dataset: string
+        Demo: DemoCorpusSummary option
+    }
 
-    let processes = processesOf job
-    let threads = max 1 (Environment.ProcessorCount / processes)
+/// The data stage of the job (the demo corpus, generated when absent, or real corpora, and their feature stores):
+/// the job's configs completed with the data (stores, input sizes) and the protocol's settings. The sweeps
+/// (SweepJob) start from exactly this, so their points equal to the main job's configs are the main job's runs.
+let prepare (job: Job) (stages: Stages.Recorder) (say: string -> unit) : Prepared =
+    // cores / processes torch threads per run (see Job.Processes); the sweeps get the same configs.
+    let threads = max 1 (Environment.ProcessorCount / processesOf job)
 
     let job =
         { job with
@@ -231,16 +242,10 @@ let run (job: Job) : Results =
                 }
         }
 
-    let clock = Stopwatch.StartNew()
-    let stages = Stages.Recorder()
-
-    let say fmt =
-        Printf.kprintf (fun s -> printfn "%s %s" (stamp clock) s) fmt
-
     let pretrainDir, pretrainStore, emotionRoot, dataset, demoCorpus =
         match job.Real with
         | None ->
-            say "1/5 data: demo corpus in %s" job.Data
+            say $"1/5 data: demo corpus in {job.Data}"
 
             let prepared =
                 Prepare.runTimed
@@ -257,7 +262,7 @@ let run (job: Job) : Results =
             $"demo corpus ({prepared.Corpus.Generator}, seed {prepared.Corpus.Options.Seed})",
             Some prepared.Corpus
         | Some r ->
-            say "1/5 data: pre-training %s, CMU-MOSEI %s; features in %s" r.PretrainDir r.Mosei r.Features
+            say $"1/5 data: pre-training {r.PretrainDir}, CMU-MOSEI {r.Mosei}; features in {r.Features}"
 
             let dir, store, emotion =
                 stages.Time("stores", fun () -> Prepare.real r job.Workers)
@@ -276,30 +281,107 @@ let run (job: Job) : Results =
             inputs
             emotionRoot
 
-    let job =
-        { job with
-            FineTuning =
-                { job.FineTuning with
-                    Stores = emotionRoot
-                    Inputs = inputs
-                }
-            LateFusion =
-                { job.LateFusion with
-                    Stores = emotionRoot
-                    Inputs = inputs
-                }
-        }
-
     let unit, clusterOf = clustering job.Bootstrap.Unit demoCorpus
 
-    let settings =
-        {
-            Seeds = [ 1 .. job.Seeds ]
-            Bootstrap = { job.Bootstrap with Unit = unit }
-            Dataset = dataset
-            ClusterOf = clusterOf
-            Fresh = job.Fresh
-            AblationThresholds = job.AblationThresholds
+    {
+        Pretraining =
+            { job.Pretraining with
+                DataDir = pretrainDir
+                Store = pretrainStore
+                Inputs = inputs
+            }
+        FineTuning =
+            { job.FineTuning with
+                Stores = emotionRoot
+                Inputs = inputs
+            }
+        LateFusion =
+            { job.LateFusion with
+                Stores = emotionRoot
+                Inputs = inputs
+            }
+        Settings =
+            {
+                Seeds = [ 1 .. job.Seeds ]
+                Bootstrap = { job.Bootstrap with Unit = unit }
+                Dataset = dataset
+                ClusterOf = clusterOf
+                Fresh = job.Fresh
+                AblationThresholds = job.AblationThresholds
+            }
+        Dataset = dataset
+        Demo = demoCorpus
+    }
+
+/// A pre-training run of the job (on `job.Ranks` processes when more than 1), reused when finished and matching.
+let pretrain (job: Job) (dataset: string) (pretraining: Pretraining) =
+    let request: Runs.Request = { Fresh = job.Fresh; Dataset = dataset }
+
+    let pretraining, request =
+        if job.Ranks > 1 then
+            Pretrain.launchRanks job.Ranks job.Runs request pretraining
+        else
+            pretraining, request
+
+    Pretrain.run job.Runs request pretraining
+
+/// Prints a model's protocol result: the chosen seed and its test averages with intervals.
+let sayResult (say: string -> unit) (unit: string) (m: ModelResult) =
+    say (
+        sprintf
+            "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f] (bootstrap over test %ss: %d)"
+            m.Chosen
+            (100.0 * m.AverageWA.Value)
+            (100.0 * m.AverageWA.Low)
+            (100.0 * m.AverageWA.High)
+            (100.0 * m.AverageF1.Value)
+            (100.0 * m.AverageF1.Low)
+            (100.0 * m.AverageF1.High)
+            unit
+            m.TestClusters
+    )
+
+/// An experiment under the protocol, each seed's training timed as a stage of its own (named `stage`) (the protocol then reuses the
+/// finished runs), the choice and test bootstrap as another.
+let runTimedAs (stage: string) (job: Job) (stages: Stages.Recorder) (say: string -> unit) (settings: Settings) (e: Experiment) =
+    for seed in settings.Seeds do
+        stages.Time($"{stage}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
+
+    let m =
+        stages.Time($"{stage}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
+
+    sayResult say settings.Bootstrap.Unit m
+    m
+
+/// `runTimedAs` with the experiment's label as the stage name.
+let runTimed (job: Job) (stages: Stages.Recorder) (say: string -> unit) (settings: Settings) (e: Experiment) =
+    runTimedAs e.Label job stages say settings e
+
+/// The folder of an ablation's cached predictions: `<runs>/ablations/<chosen run>/<subset without +>`.
+let ablationFolder (runs: string) (run: string) (a: Ablation) =
+    Path.Combine(runs, "ablations", Path.GetFileName run, a.Name.Replace("+", ""))
+
+/// Runs the whole job; returns the results it wrote. `after` runs once Tables 1–3 and their figures are written,
+/// before index.html (the `--beyond` sweeps, SweepJob.beyond), and returns further table files and figures for the
+/// index page.
+let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> unit) -> string list * Figures.Written list) : Results =
+    let clock = Stopwatch.StartNew()
+    let stages = Stages.Recorder()
+
+    let say fmt =
+        Printf.kprintf (fun s -> printfn "%s %s" (stamp clock) s) fmt
+
+    if job.Part <> Whole then
+        exitWithJob ()
+
+    let prepared = prepare job stages (fun s -> say "%s" s)
+    let pretraining = prepared.Pretraining
+    let settings = prepared.Settings
+
+    let jobWithData =
+        { job with
+            FineTuning = prepared.FineTuning
+            LateFusion = prepared.LateFusion
         }
 
     let baselineKeys = [ TableFormat.lateFusionKey; TableFormat.scratchKey ]
@@ -311,7 +393,7 @@ let run (job: Job) : Results =
     match job.Part with
     | Baselines timings ->
         // The second process: the baselines' seeds, then its timings for the first process; nothing else.
-        for e in experiments job "" |> List.filter (fun e -> List.contains e.Key baselineKeys) do
+        for e in experiments jobWithData "" |> List.filter (fun e -> List.contains e.Key baselineKeys) do
             say "%s: %d seeds" e.Label job.Seeds
             trainSeeds e
 
@@ -322,42 +404,29 @@ let run (job: Job) : Results =
 
     // With two processes the second one trains the baselines meanwhile (its output in baselines.log).
     let second =
-        if processes > 1 then
+        if processesOf job > 1 then
             Directory.CreateDirectory job.Runs |> ignore
             let timings = Path.Combine(job.Runs, ".baselines-timings.json")
             let log = Path.Combine(job.Runs, "baselines.log")
             File.Delete timings
-            say "    late fusion and TF from scratch: in a second process meanwhile (%d threads each; output in %s)" threads log
+
+            say
+                "    late fusion and TF from scratch: in a second process meanwhile (%d threads each; output in %s)"
+                prepared.FineTuning.Threads
+                log
+
             Some(stages.Elapsed, timings, log, startBaselines job timings log)
         else
             None
 
-    let pretraining =
-        { job.Pretraining with
-            DataDir = pretrainDir
-            Store = pretrainStore
-            Inputs = inputs
-        }
-
     say "2/5 multi-task pre-training (%d steps)" pretraining.Budget.Steps
 
     let pre =
-        stages.Time(
-            "pre-training",
-            fun () ->
-                let request: Runs.Request = { Fresh = job.Fresh; Dataset = dataset }
-
-                let pretraining, request =
-                    if job.Ranks > 1 then
-                        Pretrain.launchRanks job.Ranks job.Runs request pretraining
-                    else
-                        pretraining, request
-
-                Pretrain.run job.Runs request pretraining
-        )
+        stages.Time("pre-training", fun () -> pretrain job prepared.Dataset pretraining)
 
     say "    held-out CER %.3f, speaker accuracy %.3f" (pre.Metrics.["cer"]) (pre.Metrics.["speaker_accuracy"])
 
+    let job = jobWithData
     let all = experiments job pre.Run
 
     // With a second process: fine-tune here, then wait for its baselines and take its stage timings in.
@@ -402,26 +471,15 @@ let run (job: Job) : Results =
             for e in all do
                 say "3/5 %s: %d seeds%s" e.Label job.Seeds (if second.IsSome then " (trained)" else "")
 
-                // Each seed's training is a stage of its own; the protocol then reuses the finished runs.
                 if second.IsNone then
-                    trainSeeds e
+                    runTimed job stages (fun s -> say "%s" s) settings e
+                else
+                    // Trained above or by the second process: the protocol reuses the finished runs.
+                    let m =
+                        stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
 
-                let m =
-                    stages.Time($"{e.Label}, choice and test bootstrap", fun () -> runExperiment job.Runs settings e)
-
-                say
-                    "    chosen seed %d (dev); test average WA %.1f [%.1f, %.1f], F1 %.1f [%.1f, %.1f] (bootstrap over test %ss: %d)"
-                    m.Chosen
-                    (100.0 * m.AverageWA.Value)
-                    (100.0 * m.AverageWA.Low)
-                    (100.0 * m.AverageWA.High)
-                    (100.0 * m.AverageF1.Value)
-                    (100.0 * m.AverageF1.Low)
-                    (100.0 * m.AverageF1.High)
-                    unit
-                    m.TestClusters
-
-                m
+                    sayResult (fun s -> say "%s" s) settings.Bootstrap.Unit m
+                    m
         ]
 
     say
@@ -439,10 +497,8 @@ let run (job: Job) : Results =
                             let chosen = m.Seeds |> Array.find (fun s -> s.Seed = m.Chosen)
 
                             for a in paperAblations do
-                                let folder =
-                                    Path.Combine(job.Runs, "ablations", Path.GetFileName chosen.Run, a.Name.Replace("+", ""))
-
-                                let r = ablate settings chosen.Run folder a (m.Key, m.Label)
+                                let r =
+                                    ablate settings chosen.Run (ablationFolder job.Runs chosen.Run a) a (m.Key, m.Label)
 
                                 say
                                     "    %s %-6s average WA %.1f, F1 %.1f"
@@ -497,13 +553,18 @@ let run (job: Job) : Results =
                 tables, figures
         )
 
+    let beyondTables, beyondFigures = after job prepared stages (fun s -> say "%s" s)
+
     // Where the time went (timings.json), before the index page that links it.
     Machine.writeJson (Path.Combine(job.Tables, Stages.timingsFile)) (Stages.toJson stages job.Command results.Commit)
     say "    %s: %s" (Path.Combine(job.Tables, Stages.timingsFile)) (Stages.summaryLine stages)
-    say "    %s" (Figures.index job.Tables results tables figures)
+    say "    %s" (Figures.index job.Tables results (tables @ beyondTables) (figures @ beyondFigures))
 
     say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))
     results
+
+/// Runs the whole job (Tables 1–3 only); returns the results it wrote.
+let run (job: Job) : Results = runThen job (fun _ _ _ _ -> [], [])
 
 /// The default job: the demo presets, 3 seeds.
 let defaults =

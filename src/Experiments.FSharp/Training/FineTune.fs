@@ -273,6 +273,7 @@ let inputs (request: Runs.Request) (c: FineTuning) =
             yield! Runs.emotionStores c.Stores
             if c.Pretrained <> "" then
                 "pretrained", pretrainedFingerprint (Path.GetFullPath c.Pretrained)
+            yield! learnedWeightsInputs c.Model
         ]
 
 /// Trains (or resumes, or reuses) the emotion transformer of `c` under `runs` (see Runs: reused or resumed only

@@ -52,6 +52,7 @@ let inputs (request: Runs.Request) (c: Pretraining) =
             "store", FeatureStore.FingerprintOf c.Store
             yield! dataFile "text"
             yield! dataFile "utt2spk"
+            yield! learnedWeightsInputs c.Model
         ]
 
 /// Trains (or resumes, or reuses) the run of `c` under `runs` (see Runs: reused or resumed only when its config,

@@ -1,22 +1,33 @@
 using Research.Model.Data;
 using Research.Model.Models;
 using Research.Model.Modules;
+using Research.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Research.Model.Embeddings;
 
 /// <summary>
-/// Embeddings from the joint encoder: per item the mean over valid audio steps of the fused output
-/// (Σ modality weight × stream), and on request the fused output per audio step. The encoder runs in evaluation mode
-/// (its previous mode is restored afterwards) without gradients, one dispose scope per batch. Which modalities enter
-/// is the encoder's <see cref="MultimodalEncoder.Weights"/>: a modality whose weight is 0 is neither read nor computed.
+/// Embeddings from the joint encoder: per item the mean over valid steps of the fused output
+/// (Σ modality weight × stream), and on request the fused output per step. The steps are the encoder's query axis:
+/// audio frames, or for an any-subset encoder (<see cref="MultimodalEncoder.AnySubset"/>) whose audio weight is 0
+/// video frames, else words. The encoder runs in evaluation mode (its previous mode is restored afterwards) without
+/// gradients, one dispose scope per batch. Which modalities enter is the encoder's
+/// <see cref="MultimodalEncoder.Weights"/>: a modality whose weight is 0 is neither read nor computed (audio too,
+/// for an any-subset encoder; the paper's encoder always reads audio, its query axis).
 /// </summary>
 public static class EmbeddingExtractor
 {
-    /// <summary>The store modalities a set of weights reads: audio always, video and text when their weight is positive.</summary>
-    public static string[] ModalitiesRead(ModalityWeights weights)
+    /// <summary>
+    /// The store modalities a set of weights reads: video and text when their weight is positive; audio always for the
+    /// paper's encoder (its query axis), for an any-subset one only when its weight is positive.
+    /// </summary>
+    public static string[] ModalitiesRead(ModalityWeights weights, bool anySubset = false)
     {
-        var result = new List<string> { CorpusFeatures.Audio };
+        var result = new List<string>();
+        if (weights.Audio > 0 || !anySubset)
+        {
+            result.Add(CorpusFeatures.Audio);
+        }
         if (weights.Video > 0)
         {
             result.Add(CorpusFeatures.Video);
@@ -28,13 +39,16 @@ public static class EmbeddingExtractor
         return result.ToArray();
     }
 
+    /// <summary>The modality whose steps the output lies on: the first one read (audio, else video, else text).</summary>
+    public static string QueryModality(ModalityWeights weights, bool anySubset = false) => ModalitiesRead(weights, anySubset)[0];
+
     /// <summary>
     /// Checks, without reading features, that the store has every modality the weights read and that each of the
     /// items has at least one frame of each: an error names the store, the item and the modality.
     /// </summary>
-    public static void RequireFrames(FeatureStore store, IReadOnlyList<int> items, ModalityWeights weights)
+    public static void RequireFrames(FeatureStore store, IReadOnlyList<int> items, ModalityWeights weights, bool anySubset = false)
     {
-        foreach (var modality in ModalitiesRead(weights))
+        foreach (var modality in ModalitiesRead(weights, anySubset))
         {
             if (!store.Modalities.Contains(modality))
             {
@@ -74,10 +88,13 @@ public static class EmbeddingExtractor
             _ => w.Audio,
         };
 
-    /// <summary>Audio steps of the items together: the rows of a frame-level output.</summary>
-    public static long AudioSteps(FeatureStore store, IReadOnlyList<int> items)
+    /// <summary>Audio steps of the items together: the rows of a frame-level output of the paper's encoder.</summary>
+    public static long AudioSteps(FeatureStore store, IReadOnlyList<int> items) => Steps(store, items, CorpusFeatures.Audio);
+
+    /// <summary>Steps of <paramref name="modality"/> of the items together (see <see cref="QueryModality"/>).</summary>
+    public static long Steps(FeatureStore store, IReadOnlyList<int> items, string modality)
     {
-        var lengths = store.Lengths(CorpusFeatures.Audio);
+        var lengths = store.Lengths(modality);
         return items.Sum(i => (long)Math.Max(0, lengths[i]));
     }
 
@@ -95,13 +112,13 @@ public static class EmbeddingExtractor
     {
         var o = options ?? new EmbeddingOptions();
         o.Validate();
-        RequireFrames(store, items, encoder.Weights);
+        RequireFrames(store, items, encoder.Weights, encoder.AnySubset);
         return Iterate(encoder, store, items.ToArray(), o);
     }
 
     static IEnumerable<ItemEmbedding> Iterate(MultimodalEncoder encoder, FeatureStore store, int[] items, EmbeddingOptions o)
     {
-        var lengths = store.Lengths(CorpusFeatures.Audio);
+        var lengths = store.Lengths(QueryModality(encoder.Weights, encoder.AnySubset));
         var device = encoder.parameters().First().device;
         bool wasTraining = encoder.training;
         encoder.eval();
@@ -115,7 +132,10 @@ public static class EmbeddingExtractor
                 for (int b = 0; b < order.Length; b += o.BatchSize)
                 {
                     var batch = order.Skip(b).Take(o.BatchSize).ToArray();
-                    var embedded = EmbedBatch(encoder, store, batch.Select(k => items[k]).ToArray(), device, o.Frames);
+                    var positions = batch.Select(k => items[k]).ToArray();
+                    // Guarded like training steps: a collection during a native call can free a TorchSharp Scalar
+                    // under libtorch's feet (CollectionGuard); the full test suite once failed here that way.
+                    var embedded = CollectionGuard.Run(() => EmbedBatch(encoder, store, positions, device, o.Frames));
                     for (int j = 0; j < batch.Length; j++)
                     {
                         results[batch[j] - start] = embedded[j];
@@ -144,7 +164,7 @@ public static class EmbeddingExtractor
         var w = encoder.Weights;
         Sequence Load(string modality) => Sequence.FromArrays(batch.Select(i => store.Read(i, modality)).ToArray(), device);
         var input = new EncoderInput(
-            Load(CorpusFeatures.Audio),
+            w.Audio > 0 || !encoder.AnySubset ? Load(CorpusFeatures.Audio) : null,
             w.Video > 0 ? Load(CorpusFeatures.Video) : null,
             w.Text > 0 ? Load(CorpusFeatures.Text) : null
         );

@@ -30,4 +30,11 @@ public interface ITaskModel
     /// modality weights (<c>modality_weight_audio</c>, <c>_video</c>, <c>_text</c>) when it learns them.
     /// </summary>
     IReadOnlyDictionary<string, double>? LoggedValues => null;
+
+    /// <summary>
+    /// Parameters trained at a multiple of the scheduled learning rate (their own Adam group), with that multiple;
+    /// empty when every parameter follows the schedule: the multi-task transformer's learned modality logits
+    /// (<see cref="ModelConfig.ModalityWeightLearningRateScale"/>).
+    /// </summary>
+    IReadOnlyList<(Parameter Parameter, double Scale)> ScaledParameters => [];
 }

@@ -174,6 +174,21 @@ public sealed record ModelConfig
     /// </summary>
     public bool LearnedModalityWeights { get; init; } = false;
 
+    /// <summary>
+    /// The learning rate of the learned modality logits as a multiple of the scheduled one (their own Adam group;
+    /// needs <see cref="LearnedModalityWeights"/>). Default 100. Why: Adam moves every parameter by about the learning
+    /// rate per step whatever its gradient's size, so at the schedule's rate (peak ~1e-4 in the demo preset, ~1e-6 in
+    /// its first steps) three logits move by a few hundredths over a whole run: the weights stayed at the starting
+    /// point (0.4 → 0.39996 in 6 demo steps) and "learned" meant "configured". The other parameters are many and act
+    /// together; these three each set a whole stream's share, so a step of ~1e-2 at the peak (100×) lets the shares
+    /// move by tens of percent within a few hundred steps and still takes ~100 steps to move a logit by 1, slow
+    /// against the gradient noise of one batch. 1 gives them the schedule's rate like every other parameter.
+    /// The value is a model constant, not a field of the F# run configs (a new field would change every existing run's
+    /// recorded config); learned-weights runs record it among their inputs (Config.learnedWeightsInputs in F#), so a
+    /// run made at another value is not reused.
+    /// </summary>
+    public double ModalityWeightLearningRateScale { get; init; } = 100.0;
+
     /// <summary>This configuration with the any-subset encoder on or off and a modality-dropout probability (for F#).</summary>
     public ModelConfig WithAnySubset(bool anySubset, double modalityDropout) =>
         this with
@@ -184,6 +199,9 @@ public sealed record ModelConfig
 
     /// <summary>This configuration with learned modality weights on or off (for F#).</summary>
     public ModelConfig WithLearnedModalityWeights(bool learned) => this with { LearnedModalityWeights = learned };
+
+    /// <summary>This configuration with another learning-rate multiple for the learned modality logits (for F#).</summary>
+    public ModelConfig WithModalityWeightLearningRateScale(double scale) => this with { ModalityWeightLearningRateScale = scale };
 
     /// <summary>This configuration with another dropout (for F#, which cannot copy-and-update C# records).</summary>
     public ModelConfig WithDropout(double dropout) => this with { Dropout = dropout };
@@ -247,6 +265,14 @@ public sealed record ModelConfig
         if (!(ModalityDropout >= 0 && ModalityDropout < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(ModalityDropout), ModalityDropout, "ModalityDropout must be in [0, 1)");
+        }
+        if (!(double.IsFinite(ModalityWeightLearningRateScale) && ModalityWeightLearningRateScale > 0))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(ModalityWeightLearningRateScale),
+                ModalityWeightLearningRateScale,
+                "ModalityWeightLearningRateScale must be finite and > 0"
+            );
         }
         if (ModalityDropout > 0 && !AnySubset)
         {

@@ -1,4 +1,5 @@
 using Research.Model.Modules;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Research.Model.Models;
@@ -67,6 +68,10 @@ public sealed class MultiTaskModel : nn.Module<EncoderInput, Tensor?, ModelOutpu
                 [ModalityWeightPrefix + "text"] = w[2],
             }
             : null;
+
+    /// <summary>The learned modality logits at <see cref="ModelConfig.ModalityWeightLearningRateScale"/> × the schedule.</summary>
+    public IReadOnlyList<(Parameter Parameter, double Scale)> ScaledParameters =>
+        encoder.ModalityLogits is { } logits ? [(logits, Config.ModalityWeightLearningRateScale)] : [];
 
     /// <summary>The ASR decoder, when the ASR task has a positive weight.</summary>
     public AsrDecoder? Asr => asr;

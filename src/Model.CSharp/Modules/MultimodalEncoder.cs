@@ -79,6 +79,12 @@ public sealed class MultimodalEncoder : nn.Module<EncoderInput, EncoderOutput>
         return modality_logits.masked_fill(mask, double.NegativeInfinity).softmax(0);
     }
 
+    /// <summary>The three logits of the learned fusion weights, or null unless they are learned.</summary>
+    public Parameter? ModalityLogits => modality_logits;
+
+    /// <summary>Whether this is the any-subset encoder (<see cref="ModelConfig.AnySubset"/>): it runs without audio.</summary>
+    public bool AnySubset => anySubset;
+
     /// <summary>The audio-only encoder.</summary>
     public AudioEncoder Audio => audio;
 

@@ -31,7 +31,8 @@ public static class Evaluation
 {
     /// <summary>
     /// On held-out utterances: character error rate of greedy decoding (edit distance / reference characters),
-    /// speaker accuracy, and the loss terms (teacher forcing). Keys: cer, speaker_accuracy, loss, asr_loss, speaker_loss.
+    /// speaker accuracy, and the loss terms (teacher forcing). Keys: cer (only with an ASR head), speaker_accuracy (only
+    /// with a speaker head), loss, asr_loss, speaker_loss.
     /// </summary>
     public static IReadOnlyDictionary<string, double> Pretraining(
         MultiTaskModel model,
@@ -83,14 +84,21 @@ public static class Evaluation
                 }
             });
         }
-        return new Dictionary<string, double>
+        var metrics = new Dictionary<string, double>();
+        // A task with weight 0 has no head: its metric is left out rather than given as NaN or a meaningless 0
+        // (metrics.json must stay valid JSON; the task-weight sweep's 1/0 and 0/1 points pre-train one task only).
+        if (model.Asr is not null && characters > 0)
         {
-            ["cer"] = characters == 0 ? double.NaN : (double)edits / characters,
-            ["speaker_accuracy"] = (double)correct / data.Count,
-            ["loss"] = loss / data.Count,
-            ["asr_loss"] = asr / data.Count,
-            ["speaker_loss"] = speaker / data.Count,
-        };
+            metrics["cer"] = (double)edits / characters;
+        }
+        if (model.Config.Tasks.Speaker > 0)
+        {
+            metrics["speaker_accuracy"] = (double)correct / data.Count;
+        }
+        metrics["loss"] = loss / data.Count;
+        metrics["asr_loss"] = asr / data.Count;
+        metrics["speaker_loss"] = speaker / data.Count;
+        return metrics;
     }
 
     /// <summary>Emotion probabilities (sigmoid of the logits), one row of 6 per item, in item order.</summary>

@@ -42,7 +42,37 @@ public sealed class TrainStep
         this.criterion = criterion;
         this.schedule = schedule;
         this.clipNorm = clipNorm;
-        Optimizer = optim.Adam(model.parameters(), lr: schedule.At(1), beta1: 0.9, beta2: 0.98, eps: 1e-9);
+        // Parameters the model trains at a multiple of the schedule (its ScaledParameters) get Adam groups of their
+        // own; the rest form group 0 at the scheduled rate.
+        var scaled = model.ScaledParameters;
+        if (scaled.Count == 0)
+        {
+            Optimizer = optim.Adam(model.parameters(), lr: schedule.At(1), beta1: 0.9, beta2: 0.98, eps: 1e-9);
+            groupScales = [1.0];
+        }
+        else
+        {
+            var handles = scaled.Select(s => s.Parameter.Handle).ToHashSet();
+            var rest = model.parameters().Where(p => !handles.Contains(p.Handle)).ToArray();
+            double lr = schedule.At(1);
+            var groups = new List<Adam.ParamGroup> { new(rest, lr, 0.9, 0.98, 1e-9) };
+            groups.AddRange(scaled.Select(s => new Adam.ParamGroup([s.Parameter], lr * s.Scale, 0.9, 0.98, 1e-9)));
+            Optimizer = optim.Adam(groups, lr: lr, beta1: 0.9, beta2: 0.98, eps: 1e-9);
+            groupScales = [1.0, .. scaled.Select(s => s.Scale)];
+        }
+    }
+
+    /// <summary>The multiple of the scheduled learning rate of each Adam group, in group order.</summary>
+    readonly double[] groupScales;
+
+    /// <summary>Sets every group's learning rate for a step: the schedule's, times the group's scale.</summary>
+    void SetLearningRate(double lr)
+    {
+        int i = 0;
+        foreach (var group in Optimizer.ParamGroups)
+        {
+            group.LearningRate = lr * groupScales[i++];
+        }
     }
 
     /// <summary>The optimiser (its state belongs in checkpoints).</summary>
@@ -89,10 +119,7 @@ public sealed class TrainStep
         using var scope = NewDisposeScope();
         long step = Steps + 1;
         double lr = schedule.At(step);
-        foreach (var group in Optimizer.ParamGroups)
-        {
-            group.LearningRate = lr;
-        }
+        SetLearningRate(lr);
         model.train();
         Optimizer.zero_grad();
         long tokens = targets?.AsrTarget is { } t ? t.ne(CharVocabulary.Pad).sum().item<long>() : 0;
@@ -139,10 +166,7 @@ public sealed class TrainStep
         using var scope = NewDisposeScope();
         long step = Steps + 1;
         double lr = schedule.At(step);
-        foreach (var group in Optimizer.ParamGroups)
-        {
-            group.LearningRate = lr;
-        }
+        SetLearningRate(lr);
         model.train();
         Optimizer.zero_grad();
         var output = model.Forward(input, targets.AsrInput);
