@@ -393,7 +393,9 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
     match job.Part with
     | Baselines timings ->
         // The second process: the baselines' seeds, then its timings for the first process; nothing else.
-        for e in experiments jobWithData "" |> List.filter (fun e -> List.contains e.Key baselineKeys) do
+        for e in
+            experiments jobWithData ""
+            |> List.filter (fun e -> List.contains e.Key baselineKeys) do
             say "%s: %d seeds" e.Label job.Seeds
             trainSeeds e
 
