@@ -338,9 +338,9 @@ let render (results: JsonNode) (resultsPath: string) =
                 for m in g.AsArray() do
                     let what =
                         if m["generation"].GetValue<int>() = 2 then
-                            "all generations (the first form)"
+                            "all generations (the default)"
                         else
-                            "gen0, all generations every 100 steps"
+                            "gen0, all generations every 100 steps (RESEARCH_COLLECTION_GUARD=gen0)"
 
                     line
                         $"""| {what} | {spreadCell 1.0 (at m "guard_ms")} | {spreadCell 1.0 (at m "step_with_guard_ms")} | {m["overruns"].GetValue<int64>()} | {(if m["adopted"].GetValue<bool>() then "yes" else "no")} |"""

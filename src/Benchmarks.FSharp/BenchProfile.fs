@@ -513,7 +513,7 @@ let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
     )
 
 /// What the collection guard costs per training step, by the generation it collects before each step (2: a full
-/// collection, the guard's first form; 0: gen0 only, the default since): training steps run as the trainer runs them
+/// collection, the default; 0: gen0 only, RESEARCH_COLLECTION_GUARD=gen0): training steps run as the trainer runs them
 /// (CollectionGuard.Run around TrainStep), the modes interleaved on one model and batch; per step the guard's own time
 /// (collection and finalizer drain, CollectionGuard.CollectTime) and the whole step with it. Blocks during which a
 /// collection happened anyway are counted (overruns).
@@ -579,7 +579,7 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
                             "guard_ms", sampleJson "guard" (List.ofSeq guard[g])
                             "step_with_guard_ms", sampleJson "step" (List.ofSeq whole[g])
                             "overruns", JsonValue.Create(overruns[g])
-                            "adopted", JsonValue.Create((g = 0))
+                            "adopted", JsonValue.Create((g = 2))
                         ]
                 )
                 :> JsonNode

@@ -60,8 +60,8 @@ let usage =
                 flag
                     "processes"
                     "N"
-                    "2 (at most the cores)"
-                    "1: every run in this process; 2: a second process trains the two baselines meanwhile, cores / 2 threads each (1 under --fresh or --ranks)"
+                    "1"
+                    "2: a second process trains the two baselines meanwhile, cores / 2 threads each (at most the cores; 1 under --fresh or --ranks)"
                 flag
                     "part-baselines"
                     "TIMINGS.json"

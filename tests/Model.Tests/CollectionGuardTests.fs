@@ -55,7 +55,7 @@ let tests =
                 Expect.equal seen 1 "the dropped object was finalized before the block"
             }
 
-            test "gen0 before each block, all generations once every FullEvery blocks" {
+            test "RESEARCH_COLLECTION_GUARD=gen0: gen0 before each block, all generations once every FullEvery blocks" {
                 let saved = CollectionGuard.Generation
 
                 try
@@ -74,7 +74,7 @@ let tests =
                     for _ in 1..10 do
                         CollectionGuard.Run(fun () -> ())
 
-                    Expect.equal (GC.CollectionCount 2 - gen2) 10 "RESEARCH_COLLECTION_GUARD=full: a full collection per block"
+                    Expect.equal (GC.CollectionCount 2 - gen2) 10 "the default: a full collection per block"
                 finally
                     CollectionGuard.Generation <- saved
             }

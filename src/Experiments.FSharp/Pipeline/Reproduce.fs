@@ -571,7 +571,7 @@ let run (job: Job) : Results = runThen job (fun _ _ _ _ -> [], [])
 /// The default job: the demo presets, 3 seeds.
 let defaults =
     {
-        Processes = min 2 Environment.ProcessorCount
+        Processes = 1
         Part = Whole
         Argv = []
         Data = Path.Combine("data", "demo")
