@@ -402,7 +402,7 @@ public sealed class RunFolder : IDisposable
         RunInputs? newInputs
     )
     {
-        var differences = JsonDiff.Compare(oldConfig, newConfig).ToList();
+        var differences = JsonDiff.Compare(oldConfig, newConfig).Where(d => !ExecutionKeys.Contains(d.Key)).ToList();
         if (newInputs is not null)
         {
             differences.AddRange(JsonDiff.Compare(InputsNode(oldInputs), InputsNode(newInputs)));
@@ -429,6 +429,13 @@ public sealed class RunFolder : IDisposable
             throw new RunConfigMismatchException(full, [.. differences.Select(d => d.Key)], details);
         }
     }
+
+    /// <summary>
+    /// Top-level config keys that record how a run executes, not what it trains: they are written to run.json but
+    /// may differ when a run is reused or resumed (the torch threads of a run resumed on a bigger machine, or beside
+    /// another process, as in <c>reproduce.fsx --processes 2</c> and sweeps run side by side).
+    /// </summary>
+    public static readonly IReadOnlySet<string> ExecutionKeys = new HashSet<string>(StringComparer.Ordinal) { "Threads" };
 
     /// <summary>Inputs as compared: under an "inputs" key, so differences read <c>inputs.dataset</c> etc.</summary>
     static JsonNode InputsNode(RunInputs? inputs) =>

@@ -169,6 +169,32 @@ let tests =
                 Expect.equal (RunFolder.ReadRun path).Resumes.Count 0 "nothing recorded by the failed opens"
             }
 
+            test "the torch threads are an execution setting: a run resumes and is reused under other threads" {
+                use d = new TempDir()
+                let path = d.Sub "run"
+
+                do
+                    use _ = RunFolder.Create(path, {| DModel = 16; Threads = 2 |}, 7, info)
+                    ()
+
+                do
+                    use run = RunFolder.OpenOrResume(path, {| DModel = 16; Threads = 1 |}, 7, info)
+                    Expect.isTrue run.Resumed "resumed under 1 thread"
+
+                let error =
+                    try
+                        RunFolder.OpenOrResume(path, {| DModel = 32; Threads = 1 |}, 7, info).Dispose()
+                        failtest "nothing thrown"
+                    with :? RunConfigMismatchException as e ->
+                        e
+
+                Expect.equal (List.ofSeq error.DifferingKeys) [ "DModel" ] "only what is trained differs"
+
+                Expect.isTrue
+                    ((Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(path, RunFolder.ConfigFile)))).["Threads"].GetValue<int>() = 2)
+                    "run.json keeps the threads the run started with"
+            }
+
             test "create refuses a folder that holds a run or other files" {
                 use d = new TempDir()
                 let path = d.Sub "run"
