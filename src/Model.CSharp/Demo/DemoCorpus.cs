@@ -81,7 +81,9 @@ public static class DemoCorpus
     {
         folder = Path.GetFullPath(folder);
         var existing = Directory.Exists(folder) ? ReadManifest(folder) : null;
-        if (existing is not null && existing.Generator == Generator && existing.Options == options)
+        // The worker count does not change the corpus: one made with other workers (another machine, a process
+        // beside others) is the same corpus.
+        if (existing is not null && existing.Generator == Generator && existing.Options with { Workers = options.Workers } == options)
         {
             return (existing, true);
         }

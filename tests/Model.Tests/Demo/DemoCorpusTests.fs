@@ -154,6 +154,11 @@ let tests =
                 let _, again = DemoCorpus.Ensure(other, DemoCorpusOptions.Tiny, ignore).ToTuple()
                 Expect.isTrue again "reused"
                 Expect.isLessThan clock.Elapsed.TotalSeconds 1.0 "reuse is quick"
+                let tiny = DemoCorpusOptions.Tiny
+                let _, otherWorkers = DemoCorpus.Ensure(other, tiny.With(tiny.Seed, tiny.Workers + 3), ignore).ToTuple()
+                Expect.isTrue otherWorkers "reused under another worker count (workers do not change the corpus)"
+                let _, otherSeed = DemoCorpus.Ensure(other, tiny.With(tiny.Seed + 1, tiny.Workers), ignore).ToTuple()
+                Expect.isFalse otherSeed "another seed is another corpus"
                 let foreign = Path.Combine(Path.GetDirectoryName folder, "foreign")
                 Directory.CreateDirectory foreign |> ignore
                 File.WriteAllText(Path.Combine(foreign, "notes.txt"), "mine")
