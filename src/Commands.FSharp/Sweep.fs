@@ -45,7 +45,7 @@ let usage =
             [
                 "The defaults are the main job's (scripts/reproduce.fsx): its runs folder, so the points equal to its configs reuse its finished runs."
                 "Cost beyond the main job's runs: task-weights 4 pre-trainings + 4 emotion models, modality-weights 3 + 3, subsets 1 + 1, each emotion model from --seeds seeds."
-                "index.html links the table4 files and figures when the main job runs with --beyond."
+                "index.html links the table4 files and figures: the main job's with --beyond, and a sweep run into the main job's tables folder adds its own to the page there (index.json records what it links)."
             ]
     }
 

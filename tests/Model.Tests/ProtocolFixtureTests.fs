@@ -505,7 +505,8 @@ let tests =
                 Expect.stringContains tex (texRow "TF" tf) "LaTeX TF row"
             }
 
-            test "Figures: per-emotion bars and the ablation chart plot each model's own numbers; index.html shows the tables" {
+            test
+                "Figures: per-emotion bars and the ablation chart plot each model's own numbers; index.html shows the tables, and a later sweep adds its own" {
                 let r = tableResults.Force()
                 use dir = new TempDir()
                 let pct (x: float) = 100.0 * x
@@ -559,5 +560,45 @@ let tests =
                     "the late fusion row in the index"
 
                 Expect.stringContains index "per-emotion.html" "a link to the figure"
+
+                // A sweep run later into the same folder adds its table and figure to the page (index.json).
+                Protocol.write (Path.Combine(dir.Path, "results.json")) r
+                let table4 = Path.Combine(dir.Path, "table4-demo.md")
+
+                File.WriteAllLines(
+                    table4,
+                    [
+                        "# Table 4 (beyond the paper): demo sweep"
+                        ""
+                        "| point | WA |"
+                        "|---|---|"
+                        "| a | 61.0 |"
+                    ]
+                )
+
+                let sweepFigure: Figures.Written =
+                    {
+                        Title = "Sweep demo"
+                        Html = "table4-demo.html"
+                        Png = None
+                    }
+
+                for _ in 1..2 do
+                    match Figures.addToIndex dir.Path [ table4 ] [ sweepFigure ] with
+                    | None -> failtest "the main job's page is there"
+                    | Some page ->
+                        let again = File.ReadAllText page
+                        Expect.stringContains again "Table 4 (beyond the paper): demo sweep" "the sweep's table"
+                        Expect.stringContains again "<td>61.0</td>" "its rows"
+                        Expect.stringContains again "per-emotion.html" "the main job's figure kept"
+                        Expect.stringContains again "<td>Late Fusion</td>" "the main job's tables kept"
+
+                        Expect.equal
+                            (Text.RegularExpressions.Regex.Matches(again, "href=\"table4-demo.html\"").Count)
+                            1
+                            "the sweep's figure linked once, also when added twice"
+
+                use other = new TempDir()
+                Expect.isNone (Figures.addToIndex other.Path [ table4 ] [ sweepFigure ]) "no page of a main job: nothing"
             }
         ]

@@ -248,6 +248,11 @@ let run (job: Job) (name: string) : Written =
     let prepared = prepare job stages say
     let written = runPrepared job prepared stages say name
 
+    // The main job's index page in the same folder links this sweep too (the main job's --beyond does the same).
+    match Figures.addToIndex job.Tables written.Tables [ written.Figure ] with
+    | Some page -> say $"  {page}: links table4-{name} and its figure"
+    | None -> ()
+
     let timings = Path.Combine(job.Tables, $"timings-sweep-{name}.json")
     Machine.writeJson timings (Stages.toJson stages job.Command written.Results.Results.Commit)
     say $"  {timings}: {Stages.summaryLine stages}"

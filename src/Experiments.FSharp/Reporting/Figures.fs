@@ -240,8 +240,22 @@ let write (mode: Plots.PlotlyMode) (folder: string) (name: string) (title: strin
                 None
     }
 
+/// What `index.html` links (beside it as `index.json`): table files and figures by their names in the folder, so a
+/// later step (a standalone sweep) can add its own and render the page again.
+type IndexManifest =
+    { Tables: string[]; Figures: Written[] }
+
+/// The manifest's file name beside index.html.
+let indexManifestFile = "index.json"
+
+let private manifestJson = Text.Json.JsonSerializerOptions(WriteIndented = true)
+
+/// Writes a text file atomically (a temporary name, then a rename).
+let private writeText (path: string) (text: string) =
+    AtomicFile.Write(path, (fun stream -> stream.Write(UTF8Encoding(false).GetBytes text)))
+
 /// `index.html`: the tables (rendered from their Markdown files) and links to every figure.
-let index (folder: string) (results: Results) (tables: string list) (figures: Written list) =
+let private renderIndex (folder: string) (results: Results) (tables: string list) (figures: Written list) =
     let b = StringBuilder()
     let add (s: string) = b.Append(s).Append('\n') |> ignore
     let enc (s: string) = WebUtility.HtmlEncode s
@@ -310,10 +324,53 @@ let index (folder: string) (results: Results) (tables: string list) (figures: Wr
 
     add "</ul></body></html>"
     let path = Path.Combine(folder, "index.html")
-    let temp = path + ".tmp"
-    File.WriteAllText(temp, b.ToString())
-    File.Move(temp, path, true)
+    writeText path (b.ToString())
     path
+
+/// `index.html` in `folder`: the tables (rendered from their Markdown files, given as paths) and links to every
+/// figure; `index.json` beside it records what it links (`addToIndex`). Returns the page's path.
+let index (folder: string) (results: Results) (tables: string list) (figures: Written list) =
+    let manifest =
+        {
+            Tables = tables |> List.map Path.GetFileName |> Array.ofList
+            Figures = Array.ofList figures
+        }
+
+    writeText (Path.Combine(folder, indexManifestFile)) (Text.Json.JsonSerializer.Serialize(manifest, manifestJson))
+
+    renderIndex folder results tables figures
+
+/// Adds tables (paths in `folder`) and figures to the index page a main job wrote there (its results.json and
+/// index.json), replacing entries of the same file names, and renders the page again; None when the folder holds
+/// no main job's page (a sweep run into another folder).
+let addToIndex (folder: string) (tables: string list) (figures: Written list) =
+    let manifestPath = Path.Combine(folder, indexManifestFile)
+    let resultsPath = Path.Combine(folder, "results.json")
+
+    if File.Exists manifestPath && File.Exists resultsPath then
+        let old =
+            try
+                Text.Json.JsonSerializer.Deserialize<IndexManifest>(File.ReadAllText manifestPath, manifestJson)
+            with :? Text.Json.JsonException as e ->
+                raise (InvalidDataException($"{manifestPath}: not an index manifest: {e.Message}", e))
+
+        let names = tables |> List.map Path.GetFileName
+        let htmls = figures |> List.map _.Html
+
+        let keptTables =
+            old.Tables
+            |> Array.filter (fun t -> not (List.contains t names) && File.Exists(Path.Combine(folder, t)))
+            |> Array.map (fun t -> Path.Combine(folder, t))
+            |> List.ofArray
+
+        let keptFigures =
+            old.Figures
+            |> Array.filter (fun f -> not (List.contains f.Html htmls))
+            |> List.ofArray
+
+        Some(index folder (read resultsPath) (keptTables @ tables) (keptFigures @ figures))
+    else
+        None
 
 /// All figures of a results set into `folder` (plotly.js as `mode` says); returns what was written.
 let all (mode: Plots.PlotlyMode) (folder: string) (results: Results) =
