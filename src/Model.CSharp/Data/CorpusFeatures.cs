@@ -40,11 +40,24 @@ public static class CorpusFeatures
         return Fbank.Compute(wave.Samples, wave.SampleRate, o.Fbank, item);
     }
 
-    /// <summary>Per-frame visual features of a video file, or of a .npy of precomputed (frames, dim) features.</summary>
-    public static float[,] VideoFeaturesOf(string path, FrontEndOptions o, IFrameFeatureExtractor extractor, string item) =>
+    /// <summary>
+    /// Per-frame visual features of a video file, or of a .npy of precomputed (frames, dim) features. With
+    /// <paramref name="batches"/>, the video's frames come from there (decoded with others in one ffmpeg process).
+    /// </summary>
+    public static float[,] VideoFeaturesOf(
+        string path,
+        FrontEndOptions o,
+        IFrameFeatureExtractor extractor,
+        string item,
+        VideoFrameBatches? batches = null
+    ) =>
         path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
             ? Research.Model.Video.VideoFeatures.Precomputed(Npy.ReadMatrix(path), item, extractor.Dimension)
-            : Research.Model.Video.VideoFeatures.FromFile(path, o.VideoFps, extractor);
+        : batches is not null ? extractor.Extract(batches.Read(path))
+        : Research.Model.Video.VideoFeatures.FromFile(path, o.VideoFps, extractor);
+
+    /// <summary>Items per store chunk when videos are decoded a chunk at a time (one ffmpeg process per chunk).</summary>
+    public const int VideoBatch = 32;
 
     /// <summary>The frame feature extractor the options ask for: VGG-16 fc7 when weights are given, else grey levels.</summary>
     public static IFrameFeatureExtractor Extractor(FrontEndOptions o) =>
@@ -93,17 +106,22 @@ public static class CorpusFeatures
             extra[TrainingCmvn.FileName] = o.GlobalStats().ToJson();
         }
         var extractor = Extractor(o);
+        // ffmpeg's start-up costs more than decoding a short clip: the videos of a chunk are decoded in one process.
+        var batches = new VideoFrameBatches(o.VideoFps, extractor.FrameWidth, extractor.FrameHeight, extractor.ScaleFlags);
+        var utterances = dir.Utterances;
         string settings = o.Describe() + "\n" + FeatureCache.FileFingerprint("", o.WordVectors);
         Func<Utterance, string> fingerprint = u => FeatureCache.FileFingerprint(settings + "\n" + u.Transcript, u.WavPath, u.VideoPath!);
         Func<Utterance, IReadOnlyDictionary<string, float[,]>> compute = u => new Dictionary<string, float[,]>
         {
             [Audio] = ModalityFailedException.Guard(Audio, () => AudioFeatures(u.WavPath, o, u.Id)),
-            [Video] = ModalityFailedException.Guard(Video, () => VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id)),
+            [Video] = ModalityFailedException.Guard(Video, () => VideoFeaturesOf(u.VideoPath!, o, extractor, u.Id, batches)),
             [Text] = ModalityFailedException.Guard(Text, () => vectors.Embed(tokens[u.Id]).Vectors),
         };
         var options = new FeatureCacheOptions
         {
             Parallelism = parallelism,
+            ChunkSize = batches.Batched ? VideoBatch : 0,
+            BeforeChunk = batches.Batched ? positions => batches.Prefetch(positions.Select(i => utterances[i].VideoPath!)) : null,
             Float16Modalities = [Video],
             SkipFailedItems = skips != null,
             ExtraFiles = extra,

@@ -140,9 +140,12 @@ public static class FeatureCache
         {
             [FeatureStoreShards.ManifestFile] = FeatureStoreShards.Manifest(shard, count, build),
         };
+        var beforeChunk = options.BeforeChunk;
         var shardOptions = new FeatureCacheOptions
         {
             Parallelism = options.Parallelism,
+            ChunkSize = options.ChunkSize,
+            BeforeChunk = beforeChunk is null ? null : positions => beforeChunk([.. positions.Select(i => i + start)]),
             SkipFailedItems = options.SkipFailedItems,
             Float16Modalities = options.Float16Modalities,
             ExtraFiles = extra,
@@ -355,7 +358,10 @@ public static class FeatureCache
             var index = new FeatureStoreIndex();
             int computed = 0,
                 reused = 0;
-            int chunk = options.Parallelism == 1 ? 1 : options.Parallelism * 4;
+            int chunk =
+                options.ChunkSize > 0 ? options.ChunkSize
+                : options.Parallelism == 1 ? 1
+                : options.Parallelism * 4;
             var copyBuffer = Array.Empty<byte>();
             using (
                 var data = new FileStream(
@@ -410,6 +416,10 @@ public static class FeatureCache
         {
             var outcomes = new Outcome?[end - start];
             var todo = Enumerable.Range(start, end - start).Where(i => fingerprints[i] != null && reuse[i] < 0).ToList();
+            if (todo.Count > 0)
+            {
+                options.BeforeChunk?.Invoke(todo);
+            }
             if (options.Parallelism == 1)
             {
                 foreach (int i in todo)

@@ -7,6 +7,19 @@ public sealed class FeatureCacheOptions
     public int Parallelism { get; init; } = 1;
 
     /// <summary>
+    /// Items computed per chunk (0: 1 on one thread, else 4 × <see cref="Parallelism"/>): a chunk's outcomes are held
+    /// until they are written in order.
+    /// </summary>
+    public int ChunkSize { get; init; }
+
+    /// <summary>
+    /// Called on the building thread before each chunk with the positions (in the items given to the build) of the
+    /// chunk's items that will be computed, never empty: a hook to prepare their inputs together (one ffmpeg process
+    /// decoding a chunk's videos, <see cref="Video.VideoFrameBatches"/>). Not part of the store's identity.
+    /// </summary>
+    public Action<IReadOnlyList<int>>? BeforeChunk { get; init; }
+
+    /// <summary>
     /// Leave out items whose features fail (an exception, NaN or ±inf, a wrong width), counting and listing them in
     /// the result and in <c>build-report.json</c>, instead of stopping the build. Off by default.
     /// </summary>

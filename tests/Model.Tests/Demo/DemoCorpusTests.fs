@@ -155,9 +155,15 @@ let tests =
                 Expect.isTrue again "reused"
                 Expect.isLessThan clock.Elapsed.TotalSeconds 1.0 "reuse is quick"
                 let tiny = DemoCorpusOptions.Tiny
-                let _, otherWorkers = DemoCorpus.Ensure(other, tiny.With(tiny.Seed, tiny.Workers + 3), ignore).ToTuple()
+
+                let _, otherWorkers =
+                    DemoCorpus.Ensure(other, tiny.With(tiny.Seed, tiny.Workers + 3), ignore).ToTuple()
+
                 Expect.isTrue otherWorkers "reused under another worker count (workers do not change the corpus)"
-                let _, otherSeed = DemoCorpus.Ensure(other, tiny.With(tiny.Seed + 1, tiny.Workers), ignore).ToTuple()
+
+                let _, otherSeed =
+                    DemoCorpus.Ensure(other, tiny.With(tiny.Seed + 1, tiny.Workers), ignore).ToTuple()
+
                 Expect.isFalse otherSeed "another seed is another corpus"
                 let foreign = Path.Combine(Path.GetDirectoryName folder, "foreign")
                 Directory.CreateDirectory foreign |> ignore
@@ -189,6 +195,20 @@ let tests =
                 Expect.equal (item[CorpusFeatures.Audio].GetLength 1) 200 "audio 200-d"
                 Expect.equal (item[CorpusFeatures.Video].GetLength 1) 1024 "video 1024-d"
                 Expect.equal (item[CorpusFeatures.Text].GetLength 1) 300 "text 300-d"
+                // The store decodes a chunk's videos in one ffmpeg process: the same features as one video at a time
+                // (stored as float16).
+                let extractor = CorpusFeatures.Extractor frontEnd
+
+                for i, u in Seq.indexed dir.Utterances do
+                    let alone = CorpusFeatures.VideoFeaturesOf(u.VideoPath, frontEnd, extractor, u.Id)
+                    let stored = (s.Read i)[CorpusFeatures.Video]
+                    Expect.equal (stored.GetLength 0, stored.GetLength 1) (alone.GetLength 0, alone.GetLength 1) $"{u.Id}: shape"
+
+                    for f in 0 .. alone.GetLength 0 - 1 do
+                        for d in 0 .. alone.GetLength 1 - 1 do
+                            if stored[f, d] <> float32 (Half.op_Explicit alone[f, d]) then
+                                failtest $"{u.Id}: frame {f}, column {d}: stored {stored[f, d]}, decoded alone {alone[f, d]}"
+
                 let emotion = Path.Combine(folder, "emotion")
                 let stores = Path.Combine(folder, "features", "emotion")
 

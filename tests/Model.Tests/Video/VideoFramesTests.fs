@@ -95,4 +95,58 @@ let tests =
 
                 Expect.throwsT<ArgumentOutOfRangeException> (fun () -> VideoFrames.Read(testsrc (), 0.0, 8, 8) |> ignore) "fps 0"
             }
+
+            test "several videos in one ffmpeg process: the frames of each decoded alone, nothing left behind" {
+                let red = reference "video" "red.mp4"
+
+                let leftovers () =
+                    Directory.GetDirectories(Path.GetTempPath(), $"research-frames-{Environment.ProcessId}-*").Length
+
+                for flags in [ null; "area" ] do
+                    let paths = [| testsrc (); red; testsrc () |]
+
+                    match VideoFrames.TryReadMany(paths, 5.0, 32, 24, flags) with
+                    | null -> failtest "the batch decodes"
+                    | frames ->
+                        for k, path in Array.indexed paths do
+                            let alone = VideoFrames.Read(path, 5.0, 32, 24, flags)
+                            Expect.equal frames[k].Count alone.Count $"{k}: frame count ({flags})"
+                            Expect.equal frames[k].Pixels alone.Pixels $"{k}: pixels ({flags})"
+
+                    let pair = VideoFrames.TryReadMany([| testsrc (); red |], 5.0, 32, 24, flags)
+
+                    Expect.notEqual
+                        pair[1].Pixels
+                        (VideoFrames.Read(testsrc (), 5.0, 32, 24, flags).Pixels)
+                        "each output is its own input's"
+
+                Expect.equal (leftovers ()) 0 "no temporary folder left"
+            }
+
+            test "a batch with a bad file falls back to one video at a time, whose errors name the file" {
+                use dir = new TempDir()
+                let fake = dir.File "fake.mp4"
+                File.WriteAllText(fake, "not a video")
+                let red = reference "video" "red.mp4"
+                Expect.isNull (VideoFrames.TryReadMany([| testsrc (); fake |], 5.0, 32, 24)) "a corrupt file: no batch"
+                Expect.isNull (VideoFrames.TryReadMany([| testsrc (); dir.File "missing.mp4" |], 5.0, 32, 24)) "a missing file: no batch"
+
+                let batches = VideoFrameBatches(5.0, 32, 24, null)
+                Expect.isTrue batches.Batched "small frames are batched"
+                batches.Prefetch [ testsrc (); fake; red ]
+                Expect.equal batches.FailedBatches 1 "the failed batch is counted"
+                Expect.equal (batches.Read(testsrc ()).Pixels) (VideoFrames.Read(testsrc (), 5.0, 32, 24).Pixels) "decoded alone"
+
+                Expect.throwsC (fun () -> batches.Read fake |> ignore) (fun e ->
+                    Expect.isTrue (e :? InvalidDataException) $"InvalidDataException, got {e.GetType().Name}"
+                    Expect.stringContains e.Message fake "names the file")
+
+                batches.Prefetch [ testsrc (); red ]
+                Expect.equal (batches.Read red).Pixels (VideoFrames.Read(red, 5.0, 32, 24).Pixels) "prefetched"
+                Expect.equal (batches.Read(testsrc ()).Pixels) (VideoFrames.Read(testsrc (), 5.0, 32, 24).Pixels) "prefetched"
+                Expect.equal batches.Prefetched 2 "both handed out from the batch"
+                Expect.equal (batches.Read red).Pixels (VideoFrames.Read(red, 5.0, 32, 24).Pixels) "handed out once, then decoded again"
+                Expect.equal batches.Prefetched 2 "the second read decoded alone"
+                Expect.isFalse (VideoFrameBatches(5.0, 224, 224, null)).Batched "VGG-16's frames are decoded one at a time"
+            }
         ]
