@@ -229,36 +229,56 @@ public static class DemoCorpus
         ).ToArray();
         var results = new (Utterance utt, double seconds)[jobs.Length];
         var progress = new Progress("pre-training corpus", jobs.Length, log);
-        Parallel.For(
-            0,
-            jobs.Length,
-            new ParallelOptions { MaxDegreeOfParallelism = o.Workers },
-            i =>
-            {
-                var (speaker, index, number) = jobs[i];
-                var rng = new Random(Mix(o.Seed, 1000 + index));
-                string id = $"{speaker.Id}-{number:D5}";
-                // Mostly neutral read speech; now and then an emotional phrase, as in vlogs.
-                var intensities = DemoEmotions.DrawIntensities(rng).Select(x => rng.NextDouble() < 0.3 ? x : 0f).ToArray();
-                var cues = DemoEmotions.DrawCues(intensities, rng);
-                string text = DemoGrammar.EmotionalSentence(rng, cues.Words);
-                var prosody = Jitter(DemoEmotions.ProsodyOf(speaker, intensities, cues.Prosody), rng);
-                string wav = Path.Combine(dir, "wav", id + ".wav");
-                Espeak.Synthesize(text, speaker.Voice, prosody, wav);
-                var wave = AudioFile.Load(wav, 16000);
-                var expression = DemoEmotions.ExpressionOf(intensities, cues.Face);
-                var frames = RenderFrames(wave, speaker, (_ => expression), o, rng);
-                string mp4 = Path.Combine(dir, "video", id + ".mp4");
-                VideoEncoder.WriteGrayMp4(mp4, frames, o.FrameSize, o.FramesPerSecond);
-                // Paths relative to the data dir (pretrain/data), which is written as a whole and renamed into place.
-                var utterance = new Utterance(id, speaker.Id, text, $"../wav/{id}.wav", $"../video/{id}.mp4");
-                results[i] = (utterance, wave.Samples.Length / (double)wave.SampleRate);
-                progress.Done();
-            }
-        );
+        // Utterances a chunk at a time: speech and faces on the workers, then the chunk's videos encoded by one ffmpeg
+        // process per worker (its start-up costs more than encoding a clip).
+        int chunk = VideoChunk * o.Workers;
+        var videos = new (string Path, IReadOnlyList<float[]> Frames)[jobs.Length];
+        for (int start = 0; start < jobs.Length; start += chunk)
+        {
+            int end = Math.Min(jobs.Length, start + chunk);
+            Parallel.For(start, end, new ParallelOptions { MaxDegreeOfParallelism = o.Workers }, i => results[i] = Synthesize(i));
+            var parts = Enumerable.Range(start, end - start).Chunk(VideoChunk).ToArray();
+            Parallel.ForEach(
+                parts,
+                new ParallelOptions { MaxDegreeOfParallelism = o.Workers },
+                part =>
+                {
+                    VideoEncoder.WriteGrayMp4Many([.. part.Select(i => videos[i])], o.FrameSize, o.FramesPerSecond);
+                    foreach (int i in part)
+                    {
+                        videos[i] = default;
+                        progress.Done();
+                    }
+                }
+            );
+        }
         KaldiDataDir.Write(Path.Combine(dir, "data"), results.Select(r => r.utt).ToList());
         return (results.Length, results.Sum(r => r.seconds));
+
+        (Utterance, double) Synthesize(int i)
+        {
+            var (speaker, index, number) = jobs[i];
+            var rng = new Random(Mix(o.Seed, 1000 + index));
+            string id = $"{speaker.Id}-{number:D5}";
+            // Mostly neutral read speech; now and then an emotional phrase, as in vlogs.
+            var intensities = DemoEmotions.DrawIntensities(rng).Select(x => rng.NextDouble() < 0.3 ? x : 0f).ToArray();
+            var cues = DemoEmotions.DrawCues(intensities, rng);
+            string text = DemoGrammar.EmotionalSentence(rng, cues.Words);
+            var prosody = Jitter(DemoEmotions.ProsodyOf(speaker, intensities, cues.Prosody), rng);
+            string wav = Path.Combine(dir, "wav", id + ".wav");
+            Espeak.Synthesize(text, speaker.Voice, prosody, wav);
+            var wave = AudioFile.Load(wav, 16000);
+            var expression = DemoEmotions.ExpressionOf(intensities, cues.Face);
+            var frames = RenderFrames(wave, speaker, (_ => expression), o, rng);
+            videos[i] = (Path.Combine(dir, "video", id + ".mp4"), frames);
+            // Paths relative to the data dir (pretrain/data), which is written as a whole and renamed into place.
+            var utterance = new Utterance(id, speaker.Id, text, $"../wav/{id}.wav", $"../video/{id}.mp4");
+            return (utterance, wave.Samples.Length / (double)wave.SampleRate);
+        }
     }
+
+    /// <summary>Videos encoded per ffmpeg process when the pre-training corpus is generated.</summary>
+    const int VideoChunk = 16;
 
     static Prosody Jitter(Prosody p, Random rng) =>
         p with

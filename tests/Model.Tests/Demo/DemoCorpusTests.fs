@@ -172,6 +172,43 @@ let tests =
                 Expect.isTrue (File.Exists(Path.Combine(foreign, "notes.txt"))) "left untouched"
             }
 
+            test "VideoEncoder: videos written by one ffmpeg process are byte for byte those written one at a time" {
+                use dir = new Research.Model.Tests.ReferenceFiles.TempDir()
+                let rng = Random 5
+                let size = 32
+
+                let clip (frames: int) =
+                    [
+                        for _ in 1..frames -> Array.init (size * size) (fun _ -> float32 (rng.NextDouble()))
+                    ]
+                    :> Collections.Generic.IReadOnlyList<float32[]>
+
+                let clips = [ clip 12; clip 7; clip 20 ]
+
+                for k, frames in List.indexed clips do
+                    VideoEncoder.WriteGrayMp4(dir.File $"alone{k}.mp4", frames, size, 10)
+
+                VideoEncoder.WriteGrayMp4Many(
+                    [|
+                        for k, frames in List.indexed clips -> struct (dir.File $"together{k}.mp4", frames)
+                    |],
+                    size,
+                    10
+                )
+
+                for k, frames in List.indexed clips do
+                    Expect.equal (hashOf (dir.File $"together{k}.mp4")) (hashOf (dir.File $"alone{k}.mp4")) $"video {k}: the same bytes"
+
+                    Expect.equal
+                        (VideoFrames.Read(dir.File $"together{k}.mp4", 10.0, size, size)).Count
+                        frames.Count
+                        $"video {k}: its own frames"
+
+                Expect.isEmpty
+                    (Directory.GetDirectories(Path.GetTempPath(), $"research-encode-{Environment.ProcessId}-*"))
+                    "no temporary folder left"
+            }
+
             test "feature stores: every item once, nothing recomputed on a second build" {
                 let folder, summary, _ = corpus.Force()
                 let o = DemoCorpusOptions.Tiny
