@@ -329,18 +329,20 @@ let render (results: JsonNode) (resultsPath: string) =
                 line ""
 
                 line
-                    "The collection guard (a collection with its finalizers drained before every step, against TorchSharp's finalizable `Scalar` temporaries; `CollectionGuard`), per step, both forms interleaved on one model and batch:"
+                    "The collection guard (no finalizer may run while a step's native calls use TorchSharp's finalizable `Scalar` temporaries; `CollectionGuard`), per step, both forms interleaved on one model and batch in runs of 8 steps:"
 
                 line ""
-                line "| collection before each step | guard ms per step | step with the guard, ms | overruns | adopted |"
+                line "| guard | guard ms per step | step with the guard, ms | steps with a collection | adopted |"
                 line "|---|---:|---:|---:|:---:|"
 
                 for m in g.AsArray() do
                     let what =
-                        if m["generation"].GetValue<int>() = 2 then
-                            "all generations (the default)"
-                        else
-                            "gen0, all generations every 100 steps (RESEARCH_COLLECTION_GUARD=gen0)"
+                        match m["mode"] with
+                        | null when m["generation"].GetValue<int>() = 2 -> "full collection before each step"
+                        | null -> "gen0 collection before each step"
+                        | mode when mode.GetValue<string>() = "gate" ->
+                            "finalizer thread held in a gate; gen0 collection every 64 steps (the default)"
+                        | _ -> "full collection and finalizer drain before each step (RESEARCH_COLLECTION_GUARD=full)"
 
                     line
                         $"""| {what} | {spreadCell 1.0 (at m "guard_ms")} | {spreadCell 1.0 (at m "step_with_guard_ms")} | {m["overruns"].GetValue<int64>()} | {(if m["adopted"].GetValue<bool>() then "yes" else "no")} |"""

@@ -512,11 +512,11 @@ let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
             ]
     )
 
-/// What the collection guard costs per training step, by the generation it collects before each step (2: a full
-/// collection, the default; 0: gen0 only, RESEARCH_COLLECTION_GUARD=gen0): training steps run as the trainer runs them
-/// (CollectionGuard.Run around TrainStep), the modes interleaved on one model and batch; per step the guard's own time
-/// (collection and finalizer drain, CollectionGuard.CollectTime) and the whole step with it. Blocks during which a
-/// collection happened anyway are counted (overruns).
+/// What the collection guard costs per training step, by its mode (the gate that holds the finalizer thread, the
+/// default; a full collection with finalizers drained before each step, the former guard, RESEARCH_COLLECTION_GUARD=full):
+/// training steps run as the trainer runs them (CollectionGuard.Run around TrainStep), the modes interleaved on one
+/// model and batch; per step the guard's own time (closing the gate, or collecting and draining finalizers:
+/// CollectionGuard.CollectTime) and the whole step with it. Blocks during which a collection happened are counted.
 let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) =
     use scope = torch.NewDisposeScope()
     torch.manual_seed (int64 seed) |> ignore
@@ -526,11 +526,11 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
         TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
 
     let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
-    let saved = CollectionGuard.Generation
-    let modes = [ 2; 0 ]
-    let guard = Dictionary<int, ResizeArray<float>>()
-    let whole = Dictionary<int, ResizeArray<float>>()
-    let overruns = Dictionary<int, int64>()
+    let saved = CollectionGuard.Mode
+    let modes = [ GuardMode.FullCollection; GuardMode.Gate ]
+    let guard = Dictionary<GuardMode, ResizeArray<float>>()
+    let whole = Dictionary<GuardMode, ResizeArray<float>>()
+    let overruns = Dictionary<GuardMode, int64>()
 
     for g in modes do
         guard[g] <- ResizeArray()
@@ -538,7 +538,7 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
         overruns[g] <- 0L
 
     let run g record =
-        CollectionGuard.Generation <- g
+        CollectionGuard.Mode <- g
         let collected = CollectionGuard.CollectTime
         let over = CollectionGuard.Overruns
         let clock = Stopwatch.StartNew()
@@ -550,20 +550,25 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
             whole[g].Add total
             overruns[g] <- overruns[g] + (CollectionGuard.Overruns - over)
 
+    // Runs of a few steps per mode, as in training (the gate stays closed across the steps of one run).
+    let runLength = 8
+
     try
         for _ in 1 .. timing.Warmup do
             for g in modes do
                 run g false
 
-        for i in 1 .. timing.Repeats do
+        for i in 1 .. max 1 (timing.Repeats / runLength) do
             for g in (if i % 2 = 1 then modes else List.rev modes) do
-                run g true
+                for _ in 1..runLength do
+                    run g true
     finally
-        CollectionGuard.Generation <- saved
+        CollectionGuard.Mode <- saved
+        CollectionGuard.Open()
 
     for g in modes do
         printfn
-            "    collection guard, generation %d: %.2f ms per step (step with it %.1f ms; overruns %d)"
+            "    collection guard, %A: %.2f ms per step (step with it %.1f ms; blocks with a collection %d)"
             g
             (spread "guard" (List.ofSeq guard[g])).Median
             (spread "step" (List.ofSeq whole[g])).Median
@@ -575,11 +580,11 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
                 JsonObject(
                     dict
                         [
-                            "generation", JsonValue.Create g :> JsonNode
+                            "mode", JsonValue.Create(if g = GuardMode.Gate then "gate" else "full") :> JsonNode
                             "guard_ms", sampleJson "guard" (List.ofSeq guard[g])
                             "step_with_guard_ms", sampleJson "step" (List.ofSeq whole[g])
                             "overruns", JsonValue.Create(overruns[g])
-                            "adopted", JsonValue.Create((g = 2))
+                            "adopted", JsonValue.Create((g = GuardMode.Gate))
                         ]
                 )
                 :> JsonNode

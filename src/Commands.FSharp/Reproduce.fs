@@ -60,8 +60,8 @@ let usage =
                 flag
                     "processes"
                     "N"
-                    "1"
-                    "2: a second process trains the two baselines meanwhile, cores / 2 threads each (at most the cores; 1 under --fresh or --ranks)"
+                    (string defaults.Processes)
+                    "2: a second process trains the two baselines meanwhile, cores / 2 threads each; 1: one process with all the cores (at most the cores; 1 under --fresh or --ranks)"
                 flag
                     "part-baselines"
                     "TIMINGS.json"

@@ -58,6 +58,11 @@ let main (argv: string array) : int =
         let known = Sweeps.named |> List.map fst |> String.concat ", "
         raise (UsageError $"--sweep: unknown '{name}' (known: {known})")
 
-    let job = Reproduce.jobOf "dotnet fsi scripts/sweep.fsx" f argv
+    // A sweep runs in one process (it takes no --processes), with all the cores' threads.
+    let job =
+        { Reproduce.jobOf "dotnet fsi scripts/sweep.fsx" f argv with
+            Processes = 1
+        }
+
     SweepJob.run job name |> ignore
     0

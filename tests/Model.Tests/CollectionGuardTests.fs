@@ -18,84 +18,144 @@ type private Finalizable(flag: int ref) =
 [<MethodImpl(MethodImplOptions.NoInlining)>]
 let private dropFinalizable (flag: int ref) = Finalizable flag |> ignore
 
-/// Allocates `bytes` of short-lived garbage in 8 KiB arrays.
-let private churn (bytes: int) =
-    let mutable keep = null
+/// Runs `masked_fill(mask, 0.0)` (an implicit TorchSharp Scalar per call) in blocks of 10 through `guard` for
+/// `duration`, while another thread allocates and collects gen0 without pause: the first failure, or None.
+let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) : exn option =
+    use x = torch.randn (256L, 256L)
+    use mask = x.gt (torch.tensor 0.0f)
+    let stop = ref 0
 
-    for _ in 1 .. bytes / 8192 do
-        keep <- Array.zeroCreate<byte> 8192
+    let collector =
+        Thread(
+            (fun () ->
+                while Volatile.Read(&stop.contents) = 0 do
+                    Array.zeroCreate<byte> 4096 |> ignore
+                    GC.Collect 0),
+            IsBackground = true
+        )
 
-    GC.KeepAlive keep
+    collector.Start()
+    let clock = Diagnostics.Stopwatch.StartNew()
+    let mutable failure = None
+
+    try
+        while failure.IsNone && clock.Elapsed < duration do
+            try
+                guard (fun () ->
+                    for _ in 1..10 do
+                        use scope = torch.NewDisposeScope()
+                        x.masked_fill (mask, 0.0) |> ignore)
+            with e ->
+                failure <- Some e
+    finally
+        Volatile.Write(&stop.contents, 1)
+        collector.Join()
+        CollectionGuard.Open()
+
+    failure
+    |> Option.iter (fun e -> printfn "crash probe: %s after %.1f s" (e.Message.Split('\n')[0]) clock.Elapsed.TotalSeconds)
+
+    failure
 
 [<Tests>]
 let tests =
     testList
         "CollectionGuard"
         [
-            test "a block that allocates little runs without a collection; outside blocks the churn collects" {
-                let overruns = CollectionGuard.Overruns
-
-                let collectionsDuring =
-                    CollectionGuard.Run(fun () ->
-                        let before = GC.CollectionCount 0
-                        churn (1 <<< 20)
-                        GC.CollectionCount 0 - before)
-
-                Expect.equal collectionsDuring 0 "no gen0 collection inside the block"
-                Expect.equal CollectionGuard.Overruns overruns "no overrun"
-                let before = GC.CollectionCount 0
-                churn (256 <<< 20)
-                Expect.isGreaterThan (GC.CollectionCount 0 - before) 0 "256 MiB of churn outside a block collects"
+            test "the crash probe: unguarded, the finalizer frees TorchSharp's scalars under libtorch's feet" {
+                // The control that shows the probe finds the hazard (so the guarded probe below can fail): with no
+                // guard, masked_fill(mask, 0.0) beside a collecting thread fails within seconds.
+                let failure = crashProbe (fun block -> block ()) (TimeSpan.FromSeconds 20.0)
+                Expect.isSome failure "the unguarded probe failed"
             }
 
-            test "finalizers of earlier garbage have run when the block starts" {
-                let flag = ref 0
-                dropFinalizable flag
-                let seen = CollectionGuard.Run(fun () -> Volatile.Read(&flag.contents))
-                Expect.equal seen 1 "the dropped object was finalized before the block"
+            test "the crash probe: guarded blocks survive a thread that collects without pause" {
+                let closings = CollectionGuard.Closings
+                let failure = crashProbe CollectionGuard.Run (TimeSpan.FromSeconds 4.0)
+                Expect.isNone failure "no guarded op failed"
+                Expect.isGreaterThan (CollectionGuard.Closings - closings) 2L "the gate opened and closed again between blocks"
             }
 
-            test "RESEARCH_COLLECTION_GUARD=gen0: gen0 before each block, all generations once every FullEvery blocks" {
-                let saved = CollectionGuard.Generation
-
-                try
-                    CollectionGuard.Generation <- 0
-                    let gen0 = GC.CollectionCount 0
-                    let gen2 = GC.CollectionCount 2
-
-                    for _ in 1 .. 2 * CollectionGuard.FullEvery do
-                        CollectionGuard.Run(fun () -> ())
-
-                    Expect.isGreaterThanOrEqual (GC.CollectionCount 0 - gen0) (2 * CollectionGuard.FullEvery) "one collection per block"
-                    Expect.equal (GC.CollectionCount 2 - gen2) 2 "a full collection every FullEvery blocks, no more"
-                    CollectionGuard.Generation <- 2
-                    let gen2 = GC.CollectionCount 2
-
-                    for _ in 1..10 do
-                        CollectionGuard.Run(fun () -> ())
-
-                    Expect.equal (GC.CollectionCount 2 - gen2) 10 "the default: a full collection per block"
-                finally
-                    CollectionGuard.Generation <- saved
-            }
-
-            test "a nested block does not collect again" {
-                // The inner block does not collect again: a finalizable object dropped inside the outer block is still
-                // waiting when the inner block runs.
+            test "no finalizer runs inside a block, whatever collects; they run once the gate opens" {
                 let flag = ref 0
 
                 let seen =
                     CollectionGuard.Run(fun () ->
                         dropFinalizable flag
-                        CollectionGuard.Run(fun () -> Volatile.Read(&flag.contents)))
+                        let collector = Thread(fun () -> GC.Collect())
+                        collector.Start()
+                        collector.Join()
+                        GC.Collect()
+                        Thread.Sleep 200
+                        Volatile.Read(&flag.contents))
 
-                Expect.equal seen 0 "no collection for the nested block"
-                let after = CollectionGuard.Run(fun () -> Volatile.Read(&flag.contents))
-                Expect.equal after 1 "the next outer block collects"
+                Expect.equal seen 0 "not finalized inside the block"
+                CollectionGuard.Open()
+                Expect.equal (Volatile.Read(&flag.contents)) 1 "finalized once the gate opened"
+                Expect.isFalse CollectionGuard.GateClosed "open"
             }
 
-            test "training steps of the demo-sized model stay within the budget" {
-                // TrainStep guards itself: a step that allocated more than the budget would count an overrun.
+            test "the gate opens by itself when no block has run for a while" {
+                let flag = ref 0
+
+                CollectionGuard.Run(fun () -> dropFinalizable flag)
+                GC.Collect()
+                Expect.isTrue CollectionGuard.GateClosed "closed after a block"
+                let clock = Diagnostics.Stopwatch.StartNew()
+
+                while Volatile.Read(&flag.contents) = 0 && clock.Elapsed < TimeSpan.FromSeconds 10.0 do
+                    GC.Collect()
+                    Thread.Sleep 100
+
+                Expect.equal (Volatile.Read(&flag.contents)) 1 "finalized after the idle time"
+                Expect.isLessThan clock.Elapsed (CollectionGuard.IdleOpen * 3.0) "within a few idle periods"
+            }
+
+            test "the gate opens between blocks every OpenEvery blocks" {
+                CollectionGuard.Open()
+                let closings = CollectionGuard.Closings
+
+                for _ in 1 .. 3 * CollectionGuard.OpenEvery do
+                    CollectionGuard.Run(fun () -> ())
+
+                Expect.equal (CollectionGuard.Closings - closings) 3L "closed once per OpenEvery blocks"
+            }
+
+            test "RESEARCH_COLLECTION_GUARD=full: a full collection with finalizers drained before each block" {
+                let saved = CollectionGuard.Mode
+
+                try
+                    CollectionGuard.Mode <- GuardMode.FullCollection
+                    let flag = ref 0
+                    dropFinalizable flag
+                    let gen2 = GC.CollectionCount 2
+                    let seen = CollectionGuard.Run(fun () -> Volatile.Read(&flag.contents))
+
+                    for _ in 1..9 do
+                        CollectionGuard.Run(fun () -> ())
+
+                    Expect.equal seen 1 "the dropped object was finalized before the block"
+                    Expect.equal (GC.CollectionCount 2 - gen2) 10 "a full collection per block"
+                finally
+                    CollectionGuard.Mode <- saved
+            }
+
+            test "a nested block runs inside its outer block's guard" {
+                let flag = ref 0
+
+                let seen =
+                    CollectionGuard.Run(fun () ->
+                        dropFinalizable flag
+                        GC.Collect()
+                        CollectionGuard.Run(fun () -> Volatile.Read(&flag.contents)))
+
+                Expect.equal seen 0 "no finalizer ran for the nested block"
+                Expect.throws (fun () -> CollectionGuard.Run(fun () -> CollectionGuard.Open())) "Open inside a block"
+                CollectionGuard.Open()
+                Expect.equal (Volatile.Read(&flag.contents)) 1 "finalized once open"
+            }
+
+            test "training steps of the demo-sized model run guarded, one block each" {
                 let config =
                     ModelConfig(
                         DModel = 128,
@@ -112,7 +172,6 @@ let tests =
                 use model = new MultiTaskModel(config)
                 let criterion = MultiTaskCriterion(config.Tasks, config.LabelSmoothing)
                 let step = TrainStep(model, criterion, LearningRateSchedule(1.0, 128, 10))
-                let overruns = CollectionGuard.Overruns
                 let blocks = CollectionGuard.Blocks
 
                 for seed in 1..3 do
@@ -125,6 +184,5 @@ let tests =
                     Expect.isTrue (Double.IsFinite r.Total) "finite loss"
 
                 Expect.equal (CollectionGuard.Blocks - blocks) 3L "one block per step"
-                Expect.equal CollectionGuard.Overruns overruns "no step overran the budget"
             }
         ]

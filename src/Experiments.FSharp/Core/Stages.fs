@@ -25,6 +25,21 @@ let cpuSeconds () =
 /// The file a job's stage timings go to, beside its tables.
 let timingsFile = "timings.json"
 
+let mutable private reuses = 0L
+let mutable private works = 0L
+
+/// Said by code that found its work done (a finished run, a store with every item, a cached prediction): a stage
+/// that only reused is marked `reused` in timings.json, and a job that did no work keeps the timings of the one that did.
+let noteReused () =
+    Threading.Interlocked.Increment(&reuses) |> ignore
+
+/// Said by code that did its work (trained a run, computed store items, generated the corpus, predicted an ablation).
+let noteWork () =
+    Threading.Interlocked.Increment(&works) |> ignore
+
+let private notes () =
+    Threading.Interlocked.Read(&reuses), Threading.Interlocked.Read(&works)
+
 /// One timed stage.
 type Stage =
     {
@@ -38,6 +53,8 @@ type Stage =
         LoadEnd: float
         /// Share of the stage's wall time in which some runnable task waited for a CPU (Linux PSI); None where unknown.
         CpuStallShare: float option
+        /// The stage only reused work done before (`noteReused`, and no `noteWork`): its time is not the work's.
+        Reused: bool
     }
 
 /// Records stages in the order they run; nested stages are recorded too, with their parent's name as a prefix.
@@ -45,6 +62,7 @@ type Recorder() =
     let clock = Stopwatch.StartNew()
     let stages = ResizeArray<Stage>()
     let mutable prefix = ""
+    let _, worksAtStart = notes ()
 
     /// Runs `f` as the stage `name` and records it (also when `f` throws, so a failed run says where it spent time).
     member _.Time(name: string, f: unit -> 'T) : 'T =
@@ -55,12 +73,14 @@ type Recorder() =
         let cpu = cpuSeconds ()
         let load = Machine.loadAverage ()
         let stall = Machine.cpuStallMicroseconds ()
+        let reusesBefore, worksBefore = notes ()
 
         try
             f ()
         finally
             prefix <- outer
             let wall = clock.Elapsed.TotalSeconds - start
+            let reusesAfter, worksAfter = notes ()
 
             stages.Add
                 {
@@ -74,10 +94,18 @@ type Recorder() =
                         match stall, Machine.cpuStallMicroseconds () with
                         | Some a, Some b when wall > 0.0 -> Some((b - a) / 1e6 / wall)
                         | _ -> None
+                    Reused = reusesAfter > reusesBefore && worksAfter = worksBefore
                 }
 
     /// Adds a stage measured elsewhere (another process's, read with `read`).
-    member _.Add(stage: Stage) = stages.Add stage
+    member _.Add(stage: Stage) =
+        if not stage.Reused then
+            noteWork ()
+
+        stages.Add stage
+
+    /// Whether any work was done (`noteWork`) since the recorder started, here or in a stage added from elsewhere.
+    member _.DidWork = snd (notes ()) > worksAtStart
 
     /// The stages recorded so far, in the order they ended.
     member _.Stages = List.ofSeq stages
@@ -113,6 +141,7 @@ let toJson (recorder: Recorder) (command: string) (commit: string) =
                     "load_start", round s.LoadStart
                     "load_end", round s.LoadEnd
                     "cpu_stall_share", round (defaultArg s.CpuStallShare nan)
+                    "reused", JsonValue.Create s.Reused
                 ]
         )
         :> JsonNode
@@ -141,6 +170,40 @@ let toJson (recorder: Recorder) (command: string) (commit: string) =
             ]
     )
 
+/// Writes timings.json at `path` (atomically), unless this job did no work (every stage reused, e.g. tables rendered
+/// again from finished runs) and `path` already holds the timings of a job that did: those are kept, with this job
+/// added under "rendered_again" (when, commit, command, wall seconds). Returns whether the stages were written.
+let write (path: string) (recorder: Recorder) (command: string) (commit: string) =
+    let existing =
+        if recorder.DidWork || not (File.Exists path) then
+            None
+        else
+            try
+                match JsonNode.Parse(File.ReadAllText path) with
+                | :? JsonObject as o when not (isNull o["stages"]) -> Some o
+                | _ -> None
+            with :? Text.Json.JsonException ->
+                None
+
+    match existing with
+    | Some o ->
+        o["rendered_again"] <-
+            JsonObject(
+                dict
+                    [
+                        "created", JsonValue.Create(DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm zzz")) :> JsonNode
+                        "commit", JsonValue.Create commit
+                        "command", JsonValue.Create command
+                        "wall_s", JsonValue.Create(Math.Round(recorder.Elapsed, 3))
+                    ]
+            )
+
+        Machine.writeJson path o
+        false
+    | None ->
+        Machine.writeJson path (toJson recorder command commit)
+        true
+
 /// The stages of a timings.json file (top-level and nested), as recorded.
 let read (path: string) : Stage list =
     let root = JsonNode.Parse(File.ReadAllText path)
@@ -161,6 +224,10 @@ let read (path: string) : Stage list =
                     CpuStallShare =
                         let x = number s["cpu_stall_share"]
                         if Double.IsNaN x then None else Some x
+                    Reused =
+                        match s["reused"] with
+                        | null -> false
+                        | r -> r.GetValue<bool>()
                 }
     ]
 

@@ -55,6 +55,13 @@ let progressOf (what: string) (clock: Stopwatch) =
                     p.Skipped
     }
 
+/// Tells the stage timings whether a store build computed items (work) or found them all (reuse).
+let private noteStore (computed: int) =
+    if computed > 0 then
+        Stages.noteWork ()
+    else
+        Stages.noteReused ()
+
 /// The front end of the demo corpus: its video is rendered at its frame rate, its visual feature is its grey-level side.
 let demoFrontEnd (folder: string) (o: DemoCorpusOptions) =
     FrontEndOptions(
@@ -80,6 +87,8 @@ let private buildStores (clock: Stopwatch) folder frontEnd (workers: int) summar
     let oovPath = Path.Combine(features, "pretrain-oov.json")
     oov.WriteJson(oovPath, frontEnd.WordVectors)
 
+    noteStore result.Computed
+
     printfn
         "%s pre-training store: %d computed, %d reused; %d of %d tokens out of vocabulary (%s)"
         (stamp clock)
@@ -96,6 +105,7 @@ let private buildStores (clock: Stopwatch) folder frontEnd (workers: int) summar
         CorpusFeatures.BuildEmotion(emotion, Path.Combine(emotion, "folds.json"), demoMoseiOptions, emotionRoot, progressOf "emotion" clock)
 
     for KeyValue(fold, r) in results do
+        noteStore r.Computed
         printfn "%s emotion store %s: %d computed, %d reused" (stamp clock) fold r.Computed r.Reused
 
     {
@@ -115,6 +125,8 @@ let runTimed (stages: Stages.Recorder) (s: Settings) : Prepared =
 
     let summary, reused =
         stages.Time("corpus", fun () -> DemoCorpus.Ensure(folder, s.Options, (fun line -> printfn "%s %s" (stamp clock) line)).ToTuple())
+
+    if reused then Stages.noteReused () else Stages.noteWork ()
 
     printfn
         "%s demo corpus %s: pre-training %d speakers, %d utterances (%.1f min of speech); emotion %d speakers, %d videos, %d segments"
@@ -198,6 +210,7 @@ let real (r: RealData) (workers: int) =
     let result, _ =
         FeatureStores.buildPretraining store skips (progressOf "pre-training" clock)
 
+    noteStore result.Computed
     printfn "%s pre-training store: %d computed, %d reused" (stamp clock) result.Computed result.Reused
     let emotionRoot = Path.Combine(r.Features, "emotion")
 
@@ -210,6 +223,7 @@ let real (r: RealData) (workers: int) =
         }
 
     for KeyValue(fold, res) in FeatureStores.buildEmotion emotion skips (progressOf "emotion" clock) do
+        noteStore res.Computed
         printfn "%s emotion store %s: %d computed, %d reused" (stamp clock) fold res.Computed res.Reused
 
     FeatureStores.saveSkips skips r.SkipBad

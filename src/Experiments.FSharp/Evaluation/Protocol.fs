@@ -357,7 +357,9 @@ let ablate (settings: Settings) (run: string) (folder: string) (a: Ablation) (ke
 
     if cachedUnder folder cacheKey then
         printfn "ablation %s of %s: cached predictions reused (%s)" a.Name run folder
+        Stages.noteReused ()
     else
+        Stages.noteWork ()
         TorchRuntime.Initialize c.Threads
         let device = Devices.Resolve c.Device
         let config = modelConfig c.Model c.Inputs c.Modalities TaskWeights.EmotionOnly 1

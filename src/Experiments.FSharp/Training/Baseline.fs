@@ -26,8 +26,10 @@ let runLateFusion (runs: string) (request: Runs.Request) (c: LateFusion) : FineT
 
     if (if lead then folder.IsFinished else RunFolder.IsDone path) then
         printfn "late fusion %s: finished run reused (%s)" c.Name path
+        Stages.noteReused ()
         FineTune.readResult path
     else
+        Stages.noteWork ()
         let device = Devices.Resolve c.Device
 
         let config =

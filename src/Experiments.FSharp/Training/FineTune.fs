@@ -292,8 +292,10 @@ let run (runs: string) (request: Runs.Request) (c: FineTuning) : Result =
 
     if (if lead then folder.IsFinished else RunFolder.IsDone path) then
         printfn "emotion run %s: finished run reused (%s)" c.Name path
+        Stages.noteReused ()
         readResult path
     else
+        Stages.noteWork ()
         let device = Devices.Resolve c.Device
         let config = modelConfig c.Model c.Inputs c.Modalities TaskWeights.EmotionOnly 1
         torch.manual_seed (int64 c.Seed) |> ignore

@@ -87,6 +87,7 @@ let run (runs: string) (request: Runs.Request) (c: Pretraining) : Result =
 
     if (if lead then folder.IsFinished else RunFolder.IsDone path) then
         printfn "pre-training %s: finished run reused (%s)" c.Name path
+        Stages.noteReused ()
         let m = RunFolder.ReadMetrics path
 
         result (
@@ -96,6 +97,7 @@ let run (runs: string) (request: Runs.Request) (c: Pretraining) : Result =
                 ]
         )
     else
+        Stages.noteWork ()
         let device = Devices.Resolve c.Device
         let dir = FeatureStores.loadForStore c.DataDir
         use store = FeatureStore.Open c.Store

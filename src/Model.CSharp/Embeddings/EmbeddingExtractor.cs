@@ -133,8 +133,8 @@ public static class EmbeddingExtractor
                 {
                     var batch = order.Skip(b).Take(o.BatchSize).ToArray();
                     var positions = batch.Select(k => items[k]).ToArray();
-                    // Guarded like training steps: a collection during a native call can free a TorchSharp Scalar
-                    // under libtorch's feet (CollectionGuard); the full test suite once failed here that way.
+                    // Guarded like training steps: a finalizer running during a native call can free a TorchSharp
+                    // Scalar under libtorch's feet (CollectionGuard); the full test suite once failed here that way.
                     var embedded = CollectionGuard.Run(() => EmbedBatch(encoder, store, positions, device, o.Frames));
                     for (int j = 0; j < batch.Length; j++)
                     {

@@ -1,123 +1,273 @@
-using System.Runtime;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace Research.Model.Runtime;
 
+/// <summary>How <see cref="CollectionGuard"/> keeps finalizers away from a block's native calls.</summary>
+public enum GuardMode
+{
+    /// <summary>The finalizer thread is held in a gate while any block runs (the default; costs ~nothing per block).</summary>
+    Gate,
+
+    /// <summary>A full collection with every finalizer run before each block (RESEARCH_COLLECTION_GUARD=full; the old guard, ~30 ms a step).</summary>
+    FullCollection,
+
+    /// <summary>No guard (RESEARCH_COLLECTION_GUARD=0, for diagnosis only: TorchSharp's temporaries can then be freed in flight).</summary>
+    Off,
+}
+
 /// <summary>
-/// Runs a block of TorchSharp calls right after a collection whose finalizers have all run, so that no finalizer
-/// runs, and in practice no collection happens, while the block's native calls are in flight.
+/// Runs blocks of TorchSharp calls with no finalizer running meanwhile, so that TorchSharp's finalizable temporaries
+/// cannot be freed while a native call uses them.
 /// </summary>
 /// <remarks>
-/// Why: TorchSharp 0.107's <c>Scalar</c> owns a native <c>c10::Scalar</c>, has a finalizer, and is not tracked by
-/// dispose scopes. An implicit conversion (<c>x * 0.5</c>, <c>masked_fill(mask, 0.0)</c>, and inside TorchSharp itself
-/// every <c>a + b</c>, which passes alpha = 1, and Adam's updates) makes a temporary whose last use is reading its
-/// handle just before the native call. In optimised code the object is then unreachable; if a collection runs while
-/// the native call runs, the finalizer thread frees the scalar under libtorch's feet and the op fails with
-/// "Expected false to be true" (or crashes). Two demo pre-training runs died this way; a loop of
-/// <c>masked_fill(mask, 0.0)</c> with a collecting thread beside it reproduces it in seconds.
-/// A collection the block's own thread triggers happens at a managed allocation, never between reading a handle and
-/// the call, so it is harmless by itself; the danger is a collection started meanwhile by another thread — above
-/// all the finalizer thread, which runs (and allocates) after every collection. <see cref="Run{T}"/> therefore
-/// collects and waits for every finalizer first: the finalizer thread is idle when the block starts, and a block
-/// that allocates less than gen0's budget (a demo training step: ~0.6 MB) triggers no collection, so nothing wakes
-/// it. Blocks during which a collection happened anyway are counted in <see cref="Overruns"/>.
-/// (A no-GC region would make the guarantee absolute, but held across a training step it grew resident memory by
-/// about 1 MB per step on real batches; this keeps it flat.) The guarantee needs only an empty finalizer queue and a
-/// fresh gen0 budget, which in principle a gen0 collection gives as well as a full one (RESEARCH_COLLECTION_GUARD=gen0:
-/// gen0 before each block, every generation once every <see cref="FullEvery"/> blocks); but with it two demo main jobs
-/// failed in a pre-training step with the scalar error, so the default stays a full collection (see
-/// <see cref="Generation"/>). What each costs per training step is measured in BENCHMARKS.md (the profile).
-/// RESEARCH_COLLECTION_GUARD=0 turns the guard off, for diagnosis.
+/// <para>The hazard: TorchSharp 0.107's <c>Scalar</c> owns a native <c>c10::Scalar</c>, has a finalizer, and is not
+/// tracked by dispose scopes. An implicit conversion (<c>x * 0.5</c>, <c>masked_fill(mask, 0.0)</c>, and inside
+/// TorchSharp itself every <c>a + b</c>, which passes alpha = 1, and Adam's updates) makes a temporary whose last use
+/// is reading its handle just before the native call. In optimised code the object is then unreachable; if a
+/// collection runs while the native call runs (started by any other thread, the finalizer thread included) and the
+/// finalizer thread then runs its finalizer, the scalar is freed under libtorch's feet and the op fails with
+/// "Expected false to be true" or "Unknown scalar type" (or crashes). Two demo pre-training runs died this way; the
+/// crash probe in the tests (a loop of <c>masked_fill(mask, 0.0)</c> beside a thread that collects) reproduces it in
+/// well under a second.</para>
+/// <para>The cause is the finalizer running, not the collection: a collection moves managed objects but frees no
+/// native memory. So the default guard (<see cref="GuardMode.Gate"/>) holds the finalizer thread: before the first
+/// block it drops a gate object whose finalizer waits on an event, collects gen0 so that the gate is queued, and waits
+/// until the finalizer thread is inside it (every finalizer queued before it has then run, and none queued after it
+/// can run). Blocks then run with collections allowed and no finalizer at all; the gate opens (the queued finalizers
+/// run) only between blocks: after <see cref="OpenEvery"/> blocks, when no block runs on any thread, and when no block
+/// has run for <see cref="IdleOpen"/> (a timer), so finalizers are late by at most that much. The cost is one gen0
+/// collection per <see cref="OpenEvery"/> blocks, against a full collection and finalizer drain before every block in
+/// the former guard (<see cref="GuardMode.FullCollection"/>, ~30 ms of a ~100-ms demo step; BENCHMARKS.md, the
+/// profile).</para>
+/// <para>Inside a block, <c>GC.WaitForPendingFinalizers</c> (and <c>GC.GetTotalMemory(true)</c>) would wait for the
+/// gate forever: call <see cref="Open"/> first, outside any block.</para>
 /// </remarks>
 public static class CollectionGuard
 {
-    /// <summary>False when the environment sets RESEARCH_COLLECTION_GUARD=0 (for diagnosis only: blocks then run unguarded).</summary>
-    public static bool Enabled { get; } = Environment.GetEnvironmentVariable("RESEARCH_COLLECTION_GUARD") != "0";
+    /// <summary>The guard in force: RESEARCH_COLLECTION_GUARD=full or 0 choose the others; settable for benchmarks.</summary>
+    public static GuardMode Mode { get; set; } =
+        Environment.GetEnvironmentVariable("RESEARCH_COLLECTION_GUARD") switch
+        {
+            "0" => GuardMode.Off,
+            "full" => GuardMode.FullCollection,
+            _ => GuardMode.Gate,
+        };
 
+    /// <summary>False when the guard is off (RESEARCH_COLLECTION_GUARD=0).</summary>
+    public static bool Enabled => Mode != GuardMode.Off;
+
+    /// <summary>With the gate, it opens after this many blocks (when none is running) so queued finalizers run.</summary>
+    public const int OpenEvery = 64;
+
+    /// <summary>With the gate, it opens when no block has run for this long.</summary>
+    public static readonly TimeSpan IdleOpen = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long closing the gate may take before the guard gives up with an error.</summary>
+    static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(30);
+
+    static readonly Lock sync = new();
     static long overruns;
     static long collectTicks;
-
-    [ThreadStatic]
-    static int sinceFull;
-
-    /// <summary>With <see cref="Generation"/> 0, every this many blocks (per thread) collect all generations.</summary>
-    public const int FullEvery = 100;
+    static long blocks;
+    static long closings;
 
     [ThreadStatic]
     static int depth;
-    static long blocks;
 
-    /// <summary>Blocks during which a collection happened anyway (more allocation than gen0's budget, or another thread).</summary>
+    static int running;
+    static int blocksSinceClose;
+    static long lastBlockEnd;
+    static ManualResetEventSlim? release;
+    static Timer? idleTimer;
+
+    /// <summary>Blocks during which a collection happened (harmless with the gate: no finalizer runs; counted for the record).</summary>
     public static long Overruns => Interlocked.Read(ref overruns);
 
     /// <summary>Blocks run so far.</summary>
     public static long Blocks => Interlocked.Read(ref blocks);
 
-    /// <summary>Time spent so far collecting and draining finalizers before blocks (the guard's whole cost).</summary>
+    /// <summary>Times the gate was closed (each costs a gen0 collection and a finalizer drain).</summary>
+    public static long Closings => Interlocked.Read(ref closings);
+
+    /// <summary>True while the finalizer thread is held in the gate.</summary>
+    public static bool GateClosed
+    {
+        get
+        {
+            lock (sync)
+            {
+                return release is not null;
+            }
+        }
+    }
+
+    /// <summary>Time spent so far on the guard before blocks (closing the gate, or collecting and draining finalizers).</summary>
     public static TimeSpan CollectTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref collectTicks));
 
-    /// <summary>
-    /// The generation collected before each block: 2 (all, the default) or 0 (RESEARCH_COLLECTION_GUARD=gen0, with all
-    /// generations every <see cref="FullEvery"/> blocks). Gen0 costs several times less per step, but two demo main jobs
-    /// run with it as the default failed in a pre-training step with TorchSharp's scalar error ("Unknown scalar type" in
-    /// div_, "Expected false to be true" in Adam's addcmul_), so it stays an option until that is understood.
-    /// </summary>
-    public static int Generation { get; set; } = Environment.GetEnvironmentVariable("RESEARCH_COLLECTION_GUARD") == "gen0" ? 0 : 2;
+    /// <summary>The gate: its finalizer says it has started, then holds the finalizer thread until released.</summary>
+    sealed class Gate(ManualResetEventSlim entered, ManualResetEventSlim release)
+    {
+        ~Gate()
+        {
+            entered.Set();
+            release.Wait();
+            entered.Dispose();
+            release.Dispose();
+        }
+    }
 
-    /// <summary>Collects, then runs every pending finalizer, on this thread's time.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static WeakReference DropGate(ManualResetEventSlim entered, ManualResetEventSlim release) =>
+        new(new Gate(entered, release), trackResurrection: false);
+
+    /// <summary>Closes the gate (under <see cref="sync"/>): returns once the finalizer thread is held.</summary>
+    static void CloseGate()
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var entered = new ManualResetEventSlim(false);
+        var gateRelease = new ManualResetEventSlim(false);
+        // A short weak reference is cleared when its object is found unreachable, before its finalizer runs: it tells
+        // whether the collection found the gate (gen0 does, unless another thread's collection promoted it first).
+        var gate = DropGate(entered, gateRelease);
+        for (int generation = 0; gate.IsAlive; generation = Math.Min(2, generation + 1))
+        {
+            GC.Collect(generation, GCCollectionMode.Forced, blocking: true);
+        }
+        // The finalizer thread runs what was queued before the gate (the finalizers of the blocks since it last
+        // opened), then enters it.
+        if (!entered.Wait(CloseTimeout))
+        {
+            gateRelease.Set();
+            throw new InvalidOperationException(
+                $"CollectionGuard: the finalizer thread did not reach the gate within {CloseTimeout.TotalSeconds:0} s "
+                    + "(a finalizer is blocked?); RESEARCH_COLLECTION_GUARD=full uses the full-collection guard instead"
+            );
+        }
+        release = gateRelease;
+        blocksSinceClose = 0;
+        Interlocked.Increment(ref closings);
+        idleTimer ??= new Timer(_ => OpenIfIdle(), null, IdleOpen, IdleOpen);
+        Interlocked.Add(ref collectTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>Opens the gate (under <see cref="sync"/>, with no block running): the queued finalizers run.</summary>
+    static void OpenGate()
+    {
+        release?.Set();
+        release = null;
+    }
+
+    static void OpenIfIdle()
+    {
+        lock (sync)
+        {
+            if (release is not null && running == 0 && System.Diagnostics.Stopwatch.GetElapsedTime(lastBlockEnd) >= IdleOpen)
+            {
+                OpenGate();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens the gate if no block is running and waits for every pending finalizer (outside blocks only; inside one it
+    /// throws, since the finalizers could not run).
+    /// </summary>
+    public static void Open()
+    {
+        if (depth > 0)
+        {
+            throw new InvalidOperationException("CollectionGuard.Open inside a guarded block: finalizers cannot run until it ends");
+        }
+        lock (sync)
+        {
+            if (running > 0)
+            {
+                return;
+            }
+            OpenGate();
+        }
+        GC.WaitForPendingFinalizers();
+    }
+
+    /// <summary>Collects, then runs every pending finalizer, on this thread's time (the full-collection guard).</summary>
     static void CollectNow()
     {
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        // Gen0 only: a block's temporaries die young, so a gen0 collection finds them (and queues their finalizers)
-        // at a fraction of a full collection's cost; what survives into the older generations is swept by a full
-        // collection every FullEvery blocks.
-        int generation = Generation == 0 && ++sinceFull >= FullEvery ? 2 : Generation;
-        if (generation == 2)
+        lock (sync)
         {
-            sinceFull = 0;
+            if (running == 0)
+            {
+                OpenGate();
+            }
         }
-        GC.Collect(generation, GCCollectionMode.Forced, blocking: true);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
         GC.WaitForPendingFinalizers();
         Interlocked.Add(ref collectTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
     }
 
-    /// <summary>Runs <paramref name="block"/> after a collection with every pending finalizer run (see the remarks).</summary>
+    /// <summary>Runs <paramref name="block"/> with no finalizer running meanwhile (see the remarks).</summary>
     public static T Run<T>(Func<T> block)
     {
         ArgumentNullException.ThrowIfNull(block);
-        if (!Enabled || ++depth > 1)
+        var mode = Mode;
+        if (mode == GuardMode.Off || depth > 0)
         {
+            depth++;
             try
             {
                 return block();
             }
             finally
             {
-                if (Enabled)
-                {
-                    depth--;
-                }
+                depth--;
             }
         }
-        try
+        if (mode == GuardMode.FullCollection)
         {
             CollectNow();
-            int before = GC.CollectionCount(0);
-            Interlocked.Increment(ref blocks);
-            var result = block();
-            if (GC.CollectionCount(0) != before)
+        }
+        else
+        {
+            lock (sync)
             {
-                Interlocked.Increment(ref overruns);
+                if (release is null)
+                {
+                    CloseGate();
+                }
+                running++;
             }
-            return result;
+        }
+        depth++;
+        int before = GC.CollectionCount(0);
+        Interlocked.Increment(ref blocks);
+        try
+        {
+            return block();
         }
         finally
         {
             depth--;
+            if (GC.CollectionCount(0) != before)
+            {
+                Interlocked.Increment(ref overruns);
+            }
+            if (mode == GuardMode.Gate)
+            {
+                lock (sync)
+                {
+                    running--;
+                    lastBlockEnd = System.Diagnostics.Stopwatch.GetTimestamp();
+                    if (++blocksSinceClose >= OpenEvery && running == 0)
+                    {
+                        OpenGate();
+                    }
+                }
+            }
         }
     }
 
-    /// <summary>Runs <paramref name="block"/> with no collection inside it.</summary>
+    /// <summary>Runs <paramref name="block"/> with no finalizer running meanwhile.</summary>
     public static void Run(Action block)
     {
         ArgumentNullException.ThrowIfNull(block);

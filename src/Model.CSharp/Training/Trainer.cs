@@ -150,8 +150,8 @@ public static class Trainer
             var share = parallel ? DataParallel.Share(items, comm.Rank, comm.Size) : items;
             clock.Restart();
             var guardBefore = CollectionGuard.CollectTime;
-            // One dispose scope per step keeps native memory flat; the collection guard (a full collection before
-            // each step, none during it) keeps managed memory flat and TorchSharp's temporaries alive.
+            // One dispose scope per step keeps native memory flat; the collection guard keeps finalizers (and so the
+            // freeing of TorchSharp's temporaries) out of the step.
             StepResult result = CollectionGuard.Run(() =>
             {
                 using var scope = NewDisposeScope();

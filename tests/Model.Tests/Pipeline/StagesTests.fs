@@ -118,6 +118,71 @@ let tests =
                     dir.Delete true
             }
 
+            test "a stage that only reused is marked; a job that did no work keeps the timings of the one that did" {
+                let dir = Directory.CreateTempSubdirectory("stages-")
+                let path = Path.Combine(dir.FullName, Stages.timingsFile)
+
+                let names (root: JsonNode) =
+                    root["stages"].AsArray()
+                    |> Seq.map (fun s -> s["name"].GetValue<string>(), s["reused"].GetValue<bool>())
+                    |> List.ofSeq
+
+                try
+                    // The job that trains: one stage works, one reuses, one mixes both (work wins).
+                    let trained = Stages.Recorder()
+                    trained.Time("pre-training", fun () -> Stages.noteWork ())
+                    trained.Time("stores", fun () -> Stages.noteReused ())
+
+                    trained.Time(
+                        "ablations",
+                        fun () ->
+                            Stages.noteReused ()
+                            Stages.noteWork ()
+                    )
+
+                    trained.Time("tables", ignore)
+                    Expect.isTrue trained.DidWork "the training job did work"
+                    Expect.isTrue (Stages.write path trained "train" "commit-1") "written"
+                    let first = JsonNode.Parse(File.ReadAllText path)
+
+                    Expect.equal
+                        (names first)
+                        [ "pre-training", false; "stores", true; "ablations", false; "tables", false ]
+                        "reused only where nothing was done"
+
+                    // A re-render: every stage reused, nothing done; the training job's record stays.
+                    let rendered = Stages.Recorder()
+                    rendered.Time("pre-training", fun () -> Stages.noteReused ())
+                    rendered.Time("tables", ignore)
+                    Expect.isFalse rendered.DidWork "nothing done"
+                    Expect.isFalse (Stages.write path rendered "render" "commit-2") "the stages were kept"
+                    let kept = JsonNode.Parse(File.ReadAllText path)
+                    Expect.equal (names kept) (names first) "the training job's stages"
+                    Expect.equal (kept["commit"].GetValue<string>()) "commit-1" "the training job's commit"
+                    Expect.equal (kept["rendered_again"].["commit"].GetValue<string>()) "commit-2" "the re-render noted"
+
+                    // A job that does work again replaces them.
+                    let again = Stages.Recorder()
+                    again.Time("pre-training", fun () -> Stages.noteWork ())
+                    Expect.isTrue (Stages.write path again "train" "commit-3") "written"
+                    let replaced = JsonNode.Parse(File.ReadAllText path)
+                    Expect.equal (replaced["commit"].GetValue<string>()) "commit-3" "replaced"
+                    Expect.isNull replaced["rendered_again"] "no re-render note"
+
+                    // No earlier file: a job that did nothing still writes its own.
+                    File.Delete path
+                    Expect.isTrue (Stages.write path rendered "render" "commit-2") "written when there is none"
+
+                    Expect.equal
+                        (Stages.read path
+                         |> List.filter (fun s -> s.Reused)
+                         |> List.map (fun s -> s.Name))
+                        [ "pre-training" ]
+                        "read back"
+                finally
+                    dir.Delete true
+            }
+
             test "minutes rounds to m:ss" {
                 Expect.equal (Stages.minutes 0.4) "0:00" "under half a second"
                 Expect.equal (Stages.minutes 59.6) "1:00" "rounded"
