@@ -19,8 +19,8 @@ type private Finalizable(flag: int ref) =
 let private dropFinalizable (flag: int ref) = Finalizable flag |> ignore
 
 /// Runs `masked_fill(mask, 0.0)` (an implicit TorchSharp Scalar per call) in blocks of 10 through `guard` for
-/// `duration`, while another thread allocates and collects gen0 without pause: the first failure, or None.
-let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) : exn option =
+/// `duration` and at least `minBlocks` blocks (at most 60 s), while another thread allocates and collects gen0 without pause: the first failure, or None.
+let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) (minBlocks: int) : exn option =
     use x = torch.randn (256L, 256L)
     use mask = x.gt (torch.tensor 0.0f)
     let stop = ref 0
@@ -39,7 +39,13 @@ let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) : ex
     let mutable failure = None
 
     try
-        while failure.IsNone && clock.Elapsed < duration do
+        let mutable blocks = 0
+
+        while failure.IsNone
+              && (clock.Elapsed < duration || blocks < minBlocks)
+              && clock.Elapsed < TimeSpan.FromSeconds 60.0 do
+            blocks <- blocks + 1
+
             try
                 guard (fun () ->
                     for _ in 1..10 do
@@ -65,13 +71,16 @@ let tests =
             test "the crash probe: unguarded, the finalizer frees TorchSharp's scalars under libtorch's feet" {
                 // The control that shows the probe finds the hazard (so the guarded probe below can fail): with no
                 // guard, masked_fill(mask, 0.0) beside a collecting thread fails within seconds.
-                let failure = crashProbe (fun block -> block ()) (TimeSpan.FromSeconds 20.0)
+                let failure = crashProbe (fun block -> block ()) (TimeSpan.FromSeconds 20.0) 0
                 Expect.isSome failure "the unguarded probe failed"
             }
 
             test "the crash probe: guarded blocks survive a thread that collects without pause" {
                 let closings = CollectionGuard.Closings
-                let failure = crashProbe CollectionGuard.Run (TimeSpan.FromSeconds 4.0)
+
+                let failure =
+                    crashProbe CollectionGuard.Run (TimeSpan.FromSeconds 4.0) (3 * CollectionGuard.OpenEvery + 1)
+
                 Expect.isNone failure "no guarded op failed"
                 Expect.isGreaterThan (CollectionGuard.Closings - closings) 2L "the gate opened and closed again between blocks"
             }
