@@ -22,11 +22,17 @@ let measure (root: string) (ceiling: BenchStep.Ceiling) (ceilingRepeats: int) =
 
     let before = List.init ceilingRepeats (fun _ -> ceiling.Sample())
 
+    let data = Path.Combine(root, Reproduce.defaults.Data)
+    let runs = Path.Combine(out, "runs")
+    let tables = Path.Combine(out, "tables")
+
     let job =
         { Reproduce.defaults with
-            Data = Path.Combine(root, Reproduce.defaults.Data)
-            Runs = Path.Combine(out, "runs")
-            Tables = Path.Combine(out, "tables")
+            Data = data
+            Runs = runs
+            Tables = tables
+            // The second process of the job (Processes 2) is started with these arguments: the same folders.
+            Argv = [ "--data"; data; "--runs"; runs; "--tables"; tables ]
             Command = "dotnet fsi scripts/bench.fsx -- --parts pipeline"
         }
 

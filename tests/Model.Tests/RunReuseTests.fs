@@ -239,6 +239,30 @@ let tests =
                     "F# Interactive's dropped -- restored"
 
                 Expect.equal
+                    (Runs.commandText
+                        [
+                            "/usr/share/dotnet/sdk/10.0.401/FSharp/fsi.dll"
+                            "/tmp/clone/scripts/reproduce.fsx"
+                            "--part-baselines"
+                            "runs/reproduce-demo/.baselines-timings.json"
+                        ])
+                    "dotnet fsi scripts/reproduce.fsx"
+                    "the second process of a job reads as the job's command"
+
+                Expect.equal
+                    (Runs.commandText
+                        [
+                            "/usr/share/dotnet/sdk/10.0.401/FSharp/fsi.dll"
+                            "scripts/reproduce.fsx"
+                            "--seeds"
+                            "1"
+                            "--part-baselines"
+                            "t.json"
+                        ])
+                    "dotnet fsi scripts/reproduce.fsx -- --seeds 1"
+                    "its own flags kept"
+
+                Expect.equal
                     (Runs.commandText [ "/x/Model.Tests.dll"; "--filter"; "a b" ])
                     "Model.Tests.dll --filter 'a b'"
                     "a program: its file name, arguments quoted when needed"

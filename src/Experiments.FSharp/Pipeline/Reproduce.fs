@@ -168,7 +168,10 @@ let private exitWithJob () =
 
 /// The second process: `dotnet fsi scripts/reproduce.fsx -- ARGV --part-baselines TIMINGS`, its output in `log`.
 let private startBaselines (job: Job) (timings: string) (log: string) =
-    let script = Path.Combine(Machine.repoRoot (), "scripts", "reproduce.fsx")
+    // Relative to the working directory (as typed, when the job runs from the repository's root), so that run.json
+    // records the command as the job's.
+    let script =
+        Path.GetRelativePath(Environment.CurrentDirectory, Path.Combine(Machine.repoRoot (), "scripts", "reproduce.fsx"))
     // The shell sends the output to the log itself: no thread of this process has to copy it.
     let info = ProcessStartInfo("/bin/sh", UseShellExecute = false)
 

@@ -137,7 +137,9 @@ let commitText (info: RunInfo) =
     else
         info.GitCommit
 
-/// A recorded command line as typed: `dotnet fsi scripts/X.fsx -- …` for scripts run by F# Interactive.
+/// A recorded command line as typed: `dotnet fsi scripts/X.fsx -- …` for scripts run by F# Interactive. The second
+/// process of a two-process main job reads as the job's command: its `--part-baselines FILE` (the job passes it
+/// itself) is left out, and a script path ending in `scripts/X.fsx` is shown from `scripts/`.
 let commandText (commandLine: IReadOnlyList<string>) =
     let quote (a: string) =
         if a = "" || a.IndexOfAny([| ' '; '"'; '\'' |]) >= 0 then
@@ -145,7 +147,26 @@ let commandText (commandLine: IReadOnlyList<string>) =
         else
             a
 
-    let args = List.ofSeq commandLine
+    let rec withoutPart (args: string list) =
+        match args with
+        | "--part-baselines" :: _ :: rest -> withoutPart rest
+        | a :: rest -> a :: withoutPart rest
+        | [] -> []
+
+    let partOfJob = Seq.contains "--part-baselines" commandLine
+
+    let script (path: string) =
+        let parent = Path.GetFileName(Path.GetDirectoryName path)
+
+        if partOfJob && Path.IsPathRooted path && parent = "scripts" then
+            "scripts/" + Path.GetFileName path
+        else
+            path
+
+    let args =
+        match withoutPart (List.ofSeq commandLine) with
+        | first :: path :: rest -> first :: script path :: rest
+        | args -> args
 
     let program, rest =
         match args with
