@@ -97,12 +97,9 @@ type Recorder() =
                     Reused = reusesAfter > reusesBefore && worksAfter = worksBefore
                 }
 
-    /// Adds a stage measured elsewhere (another process's, read with `read`).
-    member _.Add(stage: Stage) =
-        if not stage.Reused then
-            noteWork ()
-
-        stages.Add stage
+    /// Adds a stage measured elsewhere (another process's, read with `read`; whether that process did work is
+    /// `didWork` of its file).
+    member _.Add(stage: Stage) = stages.Add stage
 
     /// Whether any work was done (`noteWork`) since the recorder started, here or in a stage added from elsewhere.
     member _.DidWork = snd (notes ()) > worksAtStart
@@ -157,6 +154,7 @@ let toJson (recorder: Recorder) (command: string) (commit: string) =
                 "commit", JsonValue.Create commit
                 "cpu", JsonValue.Create(Machine.cpuModel ())
                 "cores", JsonValue.Create Environment.ProcessorCount
+                "did_work", JsonValue.Create recorder.DidWork
                 "total_wall_s", round recorder.Elapsed
                 "total_cpu_s", round (top |> List.sumBy (fun s -> s.CpuSeconds))
                 "stages", JsonArray(top |> List.map stageJson |> Array.ofList)
@@ -203,6 +201,12 @@ let write (path: string) (recorder: Recorder) (command: string) (commit: string)
     | None ->
         Machine.writeJson path (toJson recorder command commit)
         true
+
+/// Whether the job that wrote a timings.json file did work (`Recorder.DidWork`; true for files from before the field).
+let didWork (path: string) =
+    match JsonNode.Parse(File.ReadAllText path)["did_work"] with
+    | null -> true
+    | w -> w.GetValue<bool>()
 
 /// The stages of a timings.json file (top-level and nested), as recorded.
 let read (path: string) : Stage list =

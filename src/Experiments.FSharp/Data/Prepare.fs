@@ -124,9 +124,15 @@ let runTimed (stages: Stages.Recorder) (s: Settings) : Prepared =
     printfn "%s demo corpus: %s" (stamp clock) folder
 
     let summary, reused =
-        stages.Time("corpus", fun () -> DemoCorpus.Ensure(folder, s.Options, (fun line -> printfn "%s %s" (stamp clock) line)).ToTuple())
+        stages.Time(
+            "corpus",
+            fun () ->
+                let summary, reused =
+                    DemoCorpus.Ensure(folder, s.Options, (fun line -> printfn "%s %s" (stamp clock) line)).ToTuple()
 
-    if reused then Stages.noteReused () else Stages.noteWork ()
+                if reused then Stages.noteReused () else Stages.noteWork ()
+                summary, reused
+        )
 
     printfn
         "%s demo corpus %s: pre-training %d speakers, %d utterances (%.1f min of speech); emotion %d speakers, %d videos, %d segments"

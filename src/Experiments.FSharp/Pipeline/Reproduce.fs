@@ -462,6 +462,9 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
                 (String.Join("\n", tail))
                 log
 
+        if Stages.didWork timings then
+            Stages.noteWork ()
+
         for stage in Stages.read timings do
             stages.Add
                 { stage with

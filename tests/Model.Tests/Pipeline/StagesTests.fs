@@ -150,9 +150,25 @@ let tests =
                         [ "pre-training", false; "stores", true; "ablations", false; "tables", false ]
                         "reused only where nothing was done"
 
-                    // A re-render: every stage reused, nothing done; the training job's record stays.
+                    // A re-render: every stage reused, nothing done (a second process's that did nothing either,
+                    // and stages that neither reuse nor work); the training job's record stays.
+                    let second = Stages.Recorder()
+                    second.Time("Late Fusion, seed 1", fun () -> Stages.noteReused ())
+                    let secondFile = Path.Combine(dir.FullName, "second.json")
+                    Machine.writeJson secondFile (Stages.toJson second "second" "commit-2")
                     let rendered = Stages.Recorder()
                     rendered.Time("pre-training", fun () -> Stages.noteReused ())
+                    rendered.Time("waiting for the second process", ignore)
+
+                    if Stages.didWork secondFile then
+                        Stages.noteWork ()
+
+                    for s in Stages.read secondFile do
+                        rendered.Add
+                            { s with
+                                Name = "second process: " + s.Name
+                            }
+
                     rendered.Time("tables", ignore)
                     Expect.isFalse rendered.DidWork "nothing done"
                     Expect.isFalse (Stages.write path rendered "render" "commit-2") "the stages were kept"
@@ -177,7 +193,7 @@ let tests =
                         (Stages.read path
                          |> List.filter (fun s -> s.Reused)
                          |> List.map (fun s -> s.Name))
-                        [ "pre-training" ]
+                        [ "second process: Late Fusion, seed 1"; "pre-training" ]
                         "read back"
                 finally
                     dir.Delete true
