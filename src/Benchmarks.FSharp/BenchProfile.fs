@@ -463,18 +463,16 @@ let experiments =
         }
     ]
 
-/// Training steps through TrainStep before and after a change, interleaved on one model and batch (before/after,
+/// Training steps through a TrainStep before and after a change, interleaved on one model and batch (before/after,
 /// then after/before, ...) so that both see the same load.
-let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) (e: Experiment) =
-    use scope = torch.NewDisposeScope()
-    torch.manual_seed (int64 seed) |> ignore
-    use model = new MultiTaskModel(c)
-
-    let step =
-        TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
-
-    let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
-
+let private interleaved
+    (model: torch.nn.Module)
+    (step: TrainStep)
+    (input: EncoderInput)
+    (targets: Targets)
+    (timing: Timing)
+    (e: Experiment)
+    =
     let before = ResizeArray<float>()
     let after = ResizeArray<float>()
 
@@ -511,6 +509,51 @@ let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
                 "ratio_of_medians_after_over_before", JsonValue.Create(a.Median / b.Median)
             ]
     )
+
+/// A change to the transformer's step, measured before and after in one run.
+let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) (e: Experiment) =
+    use scope = torch.NewDisposeScope()
+    torch.manual_seed (int64 seed) |> ignore
+    use model = new MultiTaskModel(c)
+
+    let step =
+        TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
+
+    let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
+    interleaved model step input targets timing e
+
+/// The late-fusion model's recurrence: the modalities' GRUs as one streamed recurrence, or libtorch's packed GRU per
+/// modality (adopted: measured faster at both sizes, and the same function, see LateFusionModelTests).
+let streamedGru =
+    {
+        Key = "streamed_gru"
+        What =
+            "late-fusion model: StreamedBiGru, both directions of all three modalities' GRUs advanced by one batched product and one set of gate ops per time step, instead of libtorch's packed GRU per modality and direction"
+        Before = "libtorch's packed GRU (UseTorchGru on)"
+        After = "StreamedBiGru (the default)"
+        Switch =
+            fun m on ->
+                match m with
+                | :? LateFusionModel as l -> l.UseTorchGru <- not on
+                | _ -> invalidArg "m" "not a late-fusion model"
+        Adopted = true
+    }
+
+/// A change to the late-fusion model's step (the model of a profiled configuration's size: the paper's for the paper
+/// profile, the demo's inputs for the demo), measured before and after in one run.
+let lateFusionBeforeAfter (c: LateFusionConfig) (shape: BatchShape) (timing: Timing) (seed: int) (e: Experiment) =
+    use scope = torch.NewDisposeScope()
+    torch.manual_seed (int64 seed) |> ignore
+    use model = new LateFusionModel(c)
+
+    let step =
+        TrainStep(model, MultiTaskCriterion(TaskWeights.EmotionOnly), LearningRateSchedule(1e-3, 1, 1))
+
+    let data =
+        ModelConfig(AudioDim = c.AudioDim, VideoDim = c.VideoDim, TextDim = c.TextDim, Emotions = c.Emotions)
+
+    let struct (input, targets) = SyntheticBatch.Create(data, shape, seed, torch.CPU)
+    interleaved model step input targets timing e
 
 /// What the collection guard costs per training step, by its mode (the gate that holds the finalizer thread, the
 /// default; a full collection with finalizers drained before each step, the former guard, RESEARCH_COLLECTION_GUARD=full):
@@ -687,8 +730,12 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
     let dropout = dropoutCost c shape timing
     let guard = guardCost c shape timing seed
 
+    let lateFusion =
+        LateFusionConfig(AudioDim = c.AudioDim, VideoDim = c.VideoDim, TextDim = c.TextDim, Emotions = c.Emotions)
+
     let actions =
-        experiments |> List.map (fun e -> beforeAfter c shape timing seed e :> JsonNode)
+        (experiments |> List.map (fun e -> beforeAfter c shape timing seed e :> JsonNode))
+        @ [ lateFusionBeforeAfter lateFusion shape timing seed streamedGru ]
 
     let load = probe.Stop()
     let step = median inSitu.Total

@@ -136,6 +136,76 @@ let tests =
                 Expect.isLessThan (maxAbsDiff summary expected) 1e-6 "last-step outputs of both directions"
             }
 
+            // StreamedBiGru against libtorch's packed GRU on the same weights: lengths unsorted, every modality the
+            // longest in some batch (the streams' order changes), a length-1 item, two and three layers, and subsets of
+            // the modalities; logits and every parameter's gradient in train mode (dropout off, so both are exact).
+            test "the streamed recurrence computes what libtorch's packed GRU computes, gradients included" {
+                use _ = torch.NewDisposeScope()
+
+                let cases =
+                    [
+                        tinyLate, [ (9, 5, 4); (3, 7, 1); (6, 2, 6) ]
+                        tinyLate, [ (2, 9, 3); (5, 4, 2); (1, 1, 1) ]
+                        tinyLateWith (true, true, true) 3, [ (4, 5, 9); (7, 3, 2) ]
+                        tinyLateWith (true, false, true) 2, [ (8, 5, 4); (3, 7, 8) ]
+                        tinyLateWith (false, true, false) 1, [ (5, 6, 4); (5, 2, 4) ]
+                    ]
+
+                for config, lengths in cases do
+                    let m = lateModel 3L config
+                    m.train ()
+                    let input = batch (examples 12 tiny lengths)
+
+                    let run (torchGru: bool) =
+                        m.UseTorchGru <- torchGru
+                        m.zero_grad ()
+                        let logits = m.forward input
+                        (logits * logits).sum().backward()
+
+                        logits.detach (), [ for struct (n, p) in m.named_parameters () -> n, p.grad.detach().clone() ]
+
+                    let streamedLogits, streamedGrads = run false
+                    let torchLogits, torchGrads = run true
+
+                    let what =
+                        $"{config.Layers} layers, {config.ModalityCount} modalities, lengths {lengths}"
+
+                    Expect.isLessThan (maxAbsDiff streamedLogits torchLogits) 1e-5 $"logits: {what}"
+
+                    for (name, g), (_, reference) in List.zip streamedGrads torchGrads do
+                        let scale = reference.abs().max().item<float32>() |> float
+                        Expect.isGreaterThan scale 0.0 $"{name} has a gradient to compare ({what})"
+                        Expect.isLessThan (maxAbsDiff g reference / scale) 1e-4 $"{name} gradient: {what}"
+
+                    m.UseTorchGru <- false
+            }
+
+            test "the streamed recurrence applies dropout between layers in training only" {
+                use _ = torch.NewDisposeScope()
+                torch.manual_seed 9L |> ignore
+                let x = batch (examples 5 tiny [ (6, 5, 4); (4, 3, 2) ])
+
+                let summaries (layers: int64) (training: bool) =
+                    torch.manual_seed 10L |> ignore
+                    let e = new BiGruEncoder("e", "audio", int64 tiny.AudioDim, 8L, layers, 0.5)
+                    let inputs = [| e.Checked(x.Audio.Features, x.Audio.Padding) |]
+
+                    let run () =
+                        (StreamedBiGru.Summaries(inputs, 8L, layers, e.Dropout, training)[0])
+
+                    run (), run ()
+
+                let a, b = summaries 2L false
+                Expect.equal (maxAbsDiff a b) 0.0 "eval: deterministic"
+                let c, d = summaries 2L true
+                Expect.isGreaterThan (maxAbsDiff c d) 1e-4 "train: the masks differ between calls"
+                Expect.isGreaterThan (maxAbsDiff a c) 1e-4 "train differs from eval"
+                let e, f = summaries 1L true
+                let g, _ = summaries 1L false
+                Expect.equal (maxAbsDiff e f) 0.0 "one layer: no dropout"
+                Expect.equal (maxAbsDiff e g) 0.0 "one layer: train = eval"
+            }
+
             test "the paper configuration has the closed-form parameter count" {
                 let m = new LateFusionModel(LateFusionConfig.Paper)
                 let count = parameterCount m

@@ -11,6 +11,9 @@ let main argv =
     | [| "--parallel-child"; dir; steps; dropout; task |] ->
         Research.Model.Tests.Training.TrainingChild.parallelMain dir (int64 steps) (float dropout) task
     | [| "--hold-run"; dir |] -> Research.Model.Tests.Faults.FaultTests.holdRun dir
+    | [| "--mapped-child"; mib |] ->
+        printfn "%b" (Research.Model.Tests.TorchRuntimeTests.mapped (int64 mib <<< 20))
+        0
     | [| "--write-child"; dir |] -> Research.Model.Tests.Faults.FaultTests.writeForever dir
     | _ ->
         // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.

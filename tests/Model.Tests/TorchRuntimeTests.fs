@@ -1,10 +1,42 @@
 module Research.Model.Tests.TorchRuntimeTests
 
+open System
+open System.Diagnostics
 open System.IO
+open System.Runtime.InteropServices
 open Expecto
 open TorchSharp
 open Research.Model
 open Research.Model.Runtime
+
+[<DllImport("libc", EntryPoint = "malloc")>]
+extern nativeint private malloc(unativeint size)
+
+[<DllImport("libc", EntryPoint = "free")>]
+extern void private free(nativeint pointer)
+
+/// Whether glibc serves a block of this size by a fresh mmap (unmapped again when freed, so its pages fault in anew
+/// on every use) rather than from its heap: the IS_MMAPPED bit (2) of the chunk's size word, just before the block.
+let mapped (bytes: int64) =
+    let p = malloc (unativeint bytes)
+    let flag = (Marshal.ReadInt64(p - 8n) &&& 2L) <> 0L
+    free p
+    flag
+
+/// `Model.Tests.dll --mapped-child MiB` in a fresh process (its main thread, nothing freed yet): "True" when the
+/// block was mapped; the environment decides the tuning (RESEARCH_MALLOC_TUNING=0: glibc's defaults).
+let private mappedInChild (mib: int) (tuning: bool) =
+    let dll = Reflection.Assembly.GetEntryAssembly().Location
+
+    let info =
+        ProcessStartInfo("dotnet", [ dll; "--mapped-child"; string mib ], UseShellExecute = false, RedirectStandardOutput = true)
+
+    info.Environment["RESEARCH_MALLOC_TUNING"] <- (if tuning then "1" else "0")
+    use p = Process.Start info
+    let out = p.StandardOutput.ReadToEnd().Trim()
+    p.WaitForExit()
+    Expect.equal p.ExitCode 0 "child exit code"
+    bool.Parse out
 
 [<Tests>]
 let tests =
@@ -12,6 +44,16 @@ let tests =
     <| testList
         "TorchRuntime"
         [
+            // A block above glibc's largest adaptive threshold (32 MiB), so that its defaults map it whatever was freed before.
+            test "blocks of a step's sizes come from glibc's heap, not a fresh mmap (the allocator tuning)" {
+                Expect.stringContains TorchRuntime.Report "mmap threshold 256 MiB" "Initialize applied the tuning"
+                Expect.isTrue (mappedInChild 48 false) "glibc's defaults map 48 MiB (the control)"
+                Expect.isFalse (mappedInChild 48 true) "tuned: 48 MiB from the heap"
+
+                for mib in [ 16L; 32L ] do
+                    Expect.isFalse (mapped (mib <<< 20)) $"{mib} MiB from the heap on a test thread"
+            }
+
             test "TorchSharp loads and computes a matmul and a gradient" {
                 let a = Tensors.floats [ 2L; 2L ] [| 1.0f; 2.0f; 3.0f; 4.0f |] true
                 let b = Tensors.floats [ 2L; 2L ] [| 5.0f; 6.0f; 7.0f; 8.0f |] false

@@ -130,23 +130,37 @@ public sealed class LateFusionModel : nn.Module<EncoderInput, Tensor>, ITaskMode
     /// <summary>The configuration the model was built from.</summary>
     public LateFusionConfig Config { get; }
 
+    /// <summary>
+    /// Run each modality's GRU through libtorch's packed GRU, one after another (the behaviour before
+    /// <see cref="StreamedBiGru"/>; the same function, the benchmark measures both in one run). Off by default: the
+    /// modalities run as one streamed recurrence.
+    /// </summary>
+    public bool UseTorchGru { get; set; }
+
     public override Tensor forward(EncoderInput input)
     {
-        var summaries = new List<Tensor>(3);
+        var used = new List<(BiGruEncoder encoder, Sequence sequence)>(3);
         if (audio is not null)
         {
-            var a = input.Audio ?? throw new ArgumentException("the late-fusion model uses audio but the batch has no audio");
-            summaries.Add(audio.forward(a.Features, a.Padding)); // (B, 2H)
+            used.Add((audio, input.Audio ?? throw new ArgumentException("the late-fusion model uses audio but the batch has no audio")));
         }
         if (video is not null)
         {
-            var v = input.Video ?? throw new ArgumentException("the late-fusion model uses video but the batch has no video");
-            summaries.Add(video.forward(v.Features, v.Padding)); // (B, 2H)
+            used.Add((video, input.Video ?? throw new ArgumentException("the late-fusion model uses video but the batch has no video")));
         }
         if (text is not null)
         {
-            var t = input.Text ?? throw new ArgumentException("the late-fusion model uses text but the batch has no text");
-            summaries.Add(text.forward(t.Features, t.Padding)); // (B, 2H)
+            used.Add((text, input.Text ?? throw new ArgumentException("the late-fusion model uses text but the batch has no text")));
+        }
+        Tensor[] summaries; // (B, 2H) per modality
+        if (UseTorchGru)
+        {
+            summaries = used.Select(u => u.encoder.forward(u.sequence.Features, u.sequence.Padding)).ToArray();
+        }
+        else
+        {
+            var checkedInputs = used.Select(u => u.encoder.Checked(u.sequence.Features, u.sequence.Padding)).ToList();
+            summaries = StreamedBiGru.Summaries(checkedInputs, Config.Hidden, Config.Layers, used[0].encoder.Dropout, training);
         }
         var fused = cat(summaries, 1); // (B, modalities·2H)
         var hidden = dropout.forward(nn.functional.relu(fusion.forward(fused))); // (B, FusionDim)

@@ -17,6 +17,8 @@ public sealed class BiGruEncoder : nn.Module<Tensor, Tensor, Tensor>
     readonly string modality;
     readonly long inputDim;
     readonly long layers;
+    readonly long hidden;
+    readonly double dropout;
 
     /// <param name="name">module name</param>
     /// <param name="modality">named in error messages</param>
@@ -30,8 +32,35 @@ public sealed class BiGruEncoder : nn.Module<Tensor, Tensor, Tensor>
         this.modality = modality;
         this.inputDim = inputDim;
         this.layers = layers;
+        this.hidden = hidden;
+        this.dropout = layers > 1 ? dropout : 0.0;
         gru = nn.GRU(inputDim, hidden, layers, batchFirst: true, dropout: layers > 1 ? dropout : 0.0, bidirectional: true);
         RegisterComponents();
+    }
+
+    /// <summary>The recurrence itself, for running several encoders as one (<see cref="StreamedBiGru"/>).</summary>
+    public GRU Gru => gru;
+
+    /// <summary>Hidden units per direction.</summary>
+    public long Hidden => hidden;
+
+    /// <summary>Stacked layers.</summary>
+    public long Layers => layers;
+
+    /// <summary>Dropout between layers in training (0 with one layer).</summary>
+    public double Dropout => dropout;
+
+    /// <summary>
+    /// The batch checked as <see cref="forward"/> checks it (shape, no empty item, padding only after the valid
+    /// steps), as the input of <see cref="StreamedBiGru"/>.
+    /// </summary>
+    public StreamedBiGru.Input Checked(Tensor features, Tensor padding)
+    {
+        Shapes.RequireSequence(features, padding, inputDim, modality);
+        Masks.RequireNonEmpty(padding, modality);
+        using var lengths = padding.logical_not().sum(1).cpu();
+        RequireTrailingPadding(padding, lengths);
+        return new StreamedBiGru.Input(gru, features, lengths.data<long>().ToArray());
     }
 
     public override Tensor forward(Tensor features, Tensor padding)

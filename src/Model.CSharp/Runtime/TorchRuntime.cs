@@ -28,6 +28,56 @@ public static class TorchRuntime
     /// </summary>
     public const string MklReproducibility = "AUTO,STRICT";
 
+    /// <summary>
+    /// glibc's allocator settings applied by <see cref="Initialize"/> (unless <c>RESEARCH_MALLOC_TUNING=0</c>): blocks up
+    /// to 256 MiB come from the heap rather than a fresh mmap (up to 32 MiB at least on other threads than the main one,
+    /// whose heaps glibc caps at 64 MiB), and the heap is trimmed only above 1 GiB free. By
+    /// default glibc maps large blocks (a step's activations and their gradients: hundreds of KiB to tens of MiB)
+    /// fresh and unmaps them when freed, so every step paid a page fault per 4 KiB of them: 3,000–7,000 faults and
+    /// ~25 % of the late-fusion step at the demo's sizes on 1 thread, ~200–400 faults with these settings
+    /// (BENCHMARKS.md, profile). Memory freed stays with the process for the next step; its peak is unchanged.
+    /// </summary>
+    public const int MmapThresholdBytes = 256 << 20;
+
+    /// <summary>See <see cref="MmapThresholdBytes"/>.</summary>
+    public const int TrimThresholdBytes = 1 << 30;
+
+    /// <summary>See <see cref="MmapThresholdBytes"/>: extra heap requested when it grows.</summary>
+    public const int TopPadBytes = 64 << 20;
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    static extern int MallocOption(int parameter, int value);
+
+    /// <summary>
+    /// Applies the allocator settings of <see cref="MmapThresholdBytes"/> on glibc; says what it did. Idempotent.
+    /// </summary>
+    public static string TuneAllocator()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "allocator: not Linux, unchanged";
+        }
+        if (Environment.GetEnvironmentVariable("RESEARCH_MALLOC_TUNING") == "0")
+        {
+            return "allocator: glibc defaults (RESEARCH_MALLOC_TUNING=0)";
+        }
+        try
+        {
+            // mallopt parameters: M_TRIM_THRESHOLD −1, M_TOP_PAD −2, M_MMAP_THRESHOLD −3; 1 = applied.
+            bool ok =
+                MallocOption(-3, MmapThresholdBytes) == 1
+                && MallocOption(-1, TrimThresholdBytes) == 1
+                && MallocOption(-2, TopPadBytes) == 1;
+            return ok
+                ? $"allocator: mmap threshold {MmapThresholdBytes >> 20} MiB, trim threshold {TrimThresholdBytes >> 20} MiB"
+                : "allocator: mallopt refused, glibc defaults";
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return "allocator: no mallopt (not glibc), unchanged";
+        }
+    }
+
     [DllImport("libc", EntryPoint = "setenv")]
     static extern int SetNativeEnvironment(string name, string value, int overwrite);
 
@@ -69,7 +119,7 @@ public static class TorchRuntime
                         e
                     );
                 }
-                Report = patch;
+                Report = patch + "; " + TuneAllocator();
                 initialized = true;
             }
             int n = threads ?? Environment.ProcessorCount;
