@@ -59,6 +59,7 @@ type Stage =
 
 /// Records stages in the order they run; nested stages are recorded too, with their parent's name as a prefix.
 type Recorder() =
+    let started = DateTimeOffset.UtcNow
     let clock = Stopwatch.StartNew()
     let stages = ResizeArray<Stage>()
     let mutable prefix = ""
@@ -97,6 +98,11 @@ type Recorder() =
                     Reused = reusesAfter > reusesBefore && worksAfter = worksBefore
                 }
 
+    /// Forgets the stage `name` and the stages nested in it (an attempt that turned out not to be this process's work).
+    member _.Remove(name: string) =
+        stages.RemoveAll(fun s -> s.Name = prefix + name || s.Name.StartsWith(prefix + name + " / "))
+        |> ignore
+
     /// Adds a stage measured elsewhere (another process's, read with `read`; whether that process did work is
     /// `didWork` of its file).
     member _.Add(stage: Stage) = stages.Add stage
@@ -109,6 +115,9 @@ type Recorder() =
 
     /// Seconds since the recorder started.
     member _.Elapsed = clock.Elapsed.TotalSeconds
+
+    /// When the recorder started (UTC).
+    member _.Started = started
 
 /// `m:ss` for a number of seconds.
 let minutes (seconds: float) =
@@ -155,6 +164,7 @@ let toJson (recorder: Recorder) (command: string) (commit: string) =
                 "cpu", JsonValue.Create(Machine.cpuModel ())
                 "cores", JsonValue.Create Environment.ProcessorCount
                 "did_work", JsonValue.Create recorder.DidWork
+                "started_utc", JsonValue.Create(recorder.Started.ToString "O")
                 "total_wall_s", round recorder.Elapsed
                 "total_cpu_s", round (top |> List.sumBy (fun s -> s.CpuSeconds))
                 "stages", JsonArray(top |> List.map stageJson |> Array.ofList)
@@ -209,6 +219,12 @@ let didWork (path: string) =
     | w -> w.GetValue<bool>()
 
 /// The stages of a timings.json file (top-level and nested), as recorded.
+/// When the recorder of a timings file started (its `started_utc`), if it says.
+let startedOf (path: string) : DateTimeOffset option =
+    match JsonNode.Parse(File.ReadAllText path)["started_utc"] with
+    | null -> None
+    | n -> Some(DateTimeOffset.Parse(n.GetValue<string>()))
+
 let read (path: string) : Stage list =
     let root = JsonNode.Parse(File.ReadAllText path)
 

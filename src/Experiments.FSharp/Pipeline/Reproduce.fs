@@ -362,6 +362,75 @@ let runTimed (job: Job) (stages: Stages.Recorder) (say: string -> unit) (setting
 let ablationFolder (runs: string) (run: string) (a: Ablation) =
     Path.Combine(runs, "ablations", Path.GetFileName run, a.Name.Replace("+", ""))
 
+/// Whether an exception says that another process holds a run's lock (a RunLockedException, possibly wrapped).
+let rec private heldElsewhere (e: exn) =
+    match e with
+    | null -> false
+    | :? RunLockedException -> true
+    | _ -> heldElsewhere e.InnerException
+
+/// What became of a run in a shared list (see shareForward).
+type Shared =
+    /// Trained here (or resumed and finished here).
+    | Trained
+    /// Found finished.
+    | Reused
+    /// Its lock is held by the other process, which trains it.
+    | Held
+
+/// The two processes of a job share the runs that either can train, each taking them in its own order, so that
+/// neither waits while the other still has work; the run folders' locks keep a run from being trained twice.
+/// Forward (a process's own list): every run, leaving those whose lock the other process holds.
+let shareForward (attempt: 'a -> Shared) (work: 'a list) =
+    for w in work do
+        attempt w |> ignore
+
+/// Backward (the other process's list, from its end): until the first run not trained here, held or finished by the
+/// other process (everything before it is finished or in training there); `notMine` is told of that last one.
+let shareBackward (attempt: 'a -> Shared) (notMine: 'a -> Shared -> unit) (work: 'a list) =
+    let rec loop rest =
+        match rest with
+        | [] -> ()
+        | w :: tail ->
+            match attempt w with
+            | Trained -> loop tail
+            | other -> notMine w other
+
+    loop (List.rev work)
+
+/// Trains (or reuses) one seed as a stage, unless the other process of a two-process job holds its run (training
+/// it): then no stage is recorded and it is left to that process.
+let private trainUnlessHeld (runs: string) (stages: Stages.Recorder) (say: string -> unit) (settings: Settings) (e: Experiment, seed: int) =
+    let name = $"{e.Label}, seed {seed}"
+
+    try
+        stages.Time(name, fun () -> runSeed runs settings e seed |> ignore)
+
+        match stages.Stages |> List.tryFindBack (fun s -> s.Name = name) with
+        | Some s when s.Reused -> Reused
+        | _ -> Trained
+    with ex when heldElsewhere ex ->
+        stages.Remove name
+        say $"    {name}: in training in the other process of the job; left to it"
+        Held
+
+/// The seeds of experiments shared between the two processes of a job: forward in one's own list, backward through
+/// the other's (a finished run found there is not a stage of this process: it only ended the search).
+let private shareSeeds runs (stages: Stages.Recorder) say settings =
+    let attempt = trainUnlessHeld runs stages say settings
+
+    let forward work = shareForward attempt work
+
+    let backward work =
+        shareBackward
+            attempt
+            (fun (e: Experiment, seed) outcome ->
+                if outcome = Reused then
+                    stages.Remove $"{e.Label}, seed {seed}")
+            work
+
+    forward, backward
+
 /// Runs the whole job; returns the results it wrote. `after` runs once Tables 1–3 and their figures are written,
 /// before index.html (the `--beyond` sweeps, SweepJob.beyond), and returns further table files and figures for the
 /// index page.
@@ -387,19 +456,52 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
 
     let baselineKeys = [ TableFormat.lateFusionKey; TableFormat.scratchKey ]
 
-    let trainSeeds (e: Experiment) =
-        for seed in settings.Seeds do
-            stages.Time($"{e.Label}, seed {seed}", fun () -> runSeed job.Runs settings e seed |> ignore)
+    let seedsOf (es: Experiment list) =
+        [
+            for e in es do
+                for seed in settings.Seeds -> e, seed
+        ]
+
+    let baselines =
+        experiments jobWithData ""
+        |> List.filter (fun e -> List.contains e.Key baselineKeys)
 
     match job.Part with
     | Baselines timings ->
-        // The second process: the baselines' seeds, then its timings for the first process; nothing else.
-        for e in
-            experiments jobWithData ""
-            |> List.filter (fun e -> List.contains e.Key baselineKeys) do
+        // The second process: the baselines' seeds first to last; then, once pre-training has finished in the first
+        // process, the fine-tuning seeds from the last one down (the first process trains them first to last); then its
+        // timings for the first process; nothing else.
+        for e in baselines do
             say "%s: %d seeds" e.Label job.Seeds
-            trainSeeds e
 
+        let forward, backward = shareSeeds job.Runs stages (fun s -> say "%s" s) settings
+        forward (seedsOf baselines)
+
+        let request: Runs.Request =
+            {
+                Fresh = job.Fresh
+                Dataset = prepared.Dataset
+            }
+
+        let pretrainingRun = Runs.folder job.Runs pretraining.Name request
+
+        if not (RunFolder.IsDone pretrainingRun) then
+            say "waiting for pre-training to finish in the first process (%s), to share its fine-tuning seeds" pretrainingRun
+
+            stages.Time(
+                "waiting for pre-training",
+                fun () ->
+                    while not (RunFolder.IsDone pretrainingRun) do
+                        Threading.Thread.Sleep 2000
+            )
+
+        let pre = pretrain job prepared.Dataset pretraining
+
+        let fineTuned =
+            experiments jobWithData pre.Run
+            |> List.filter (fun e -> not (List.contains e.Key baselineKeys))
+
+        backward (seedsOf fineTuned)
         Machine.writeJson timings (Stages.toJson stages job.Command "")
         say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))
         exit 0
@@ -436,10 +538,16 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
     match second with
     | None -> ()
     | Some(started, timings, log, (p: Process, stop: IDisposable)) ->
-        for e in all |> List.filter (fun e -> not (List.contains e.Key baselineKeys)) do
-            say "3/5 %s: %d seeds" e.Label job.Seeds
-            trainSeeds e
+        let fineTuned = all |> List.filter (fun e -> not (List.contains e.Key baselineKeys))
 
+        for e in fineTuned do
+            say "3/5 %s: %d seeds" e.Label job.Seeds
+
+        // Shared with the second process (see shareForward): the fine-tuning seeds first to last, then the baselines'
+        // seeds it has not reached, from the last one down.
+        let forward, backward = shareSeeds job.Runs stages (fun s -> say "%s" s) settings
+        forward (seedsOf fineTuned)
+        backward (seedsOf baselines)
         say "    waiting for the second process (late fusion, TF from scratch; %s)" log
 
         stages.Time(
@@ -465,11 +573,18 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
         if Stages.didWork timings then
             Stages.noteWork ()
 
+        // On this recorder's clock: from the second process's own start when its file says it (it started a few
+        // seconds after it was launched), else from its launch.
+        let offset =
+            match Stages.startedOf timings with
+            | Some t -> (t - stages.Started).TotalSeconds
+            | None -> started
+
         for stage in Stages.read timings do
             stages.Add
                 { stage with
                     Name = $"second process: {stage.Name}"
-                    StartSeconds = started + stage.StartSeconds
+                    StartSeconds = offset + stage.StartSeconds
                 }
 
     let models =

@@ -128,6 +128,12 @@ public sealed class RunFolder : IDisposable
             }
             Directory.Move(temp, full);
         }
+        catch (IOException e) when (HoldsRun(full))
+        {
+            // Another process created the run between the check above and the move: it trains it.
+            Directory.Delete(temp, true);
+            throw new RunLockedException(full, $"{full}: created by another process meanwhile", e);
+        }
         catch
         {
             Directory.Delete(temp, true);
@@ -320,7 +326,8 @@ public sealed class RunFolder : IDisposable
         }
         catch (IOException e)
         {
-            throw new IOException(
+            throw new RunLockedException(
+                full,
                 $"{full}: the run is open in another process or RunFolder, held by {DescribeHolder(holder)} ({LockFile} is locked); wait for it to finish or stop that process",
                 e
             );
