@@ -76,6 +76,17 @@ let tests =
                         TorchRuntime.Initialize()
             }
 
+            // 1,007 = 125·8 + 7 elements: the last 7 come from the scalar loop, while in a mask of 1,015 elements the
+            // same indices are in the last 8-lane vector; a mask is a function of the seed and the element's index.
+            test "the vectorised and the scalar generator give the same values" {
+                use _ = torch.NewDisposeScope()
+                let longer = values (mask 13L 1_015L 0.5)
+                let shorter = values (mask 13L 1_007L 0.5)
+                Expect.equal shorter longer[..1_006] "the same prefix"
+                let tail = shorter[1_000..]
+                Expect.isTrue (Array.contains 0.0f tail && Array.contains 2.0f tail) "the tail has both values"
+            }
+
             test "the gradient is the mask" {
                 use _ = torch.NewDisposeScope()
                 let d = new ParallelDropout("d", 0.25)

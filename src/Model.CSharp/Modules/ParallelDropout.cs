@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
 using static TorchSharp.torch;
 
@@ -10,8 +11,8 @@ namespace Research.Model.Modules;
 /// Dropout (train mode: each element zeroed independently with probability p, the rest scaled by 1/(1 − p); eval
 /// mode: identity) whose keep-mask is drawn in parallel. libtorch's CPU dropout draws its mask with a serial
 /// <c>bernoulli_</c> (~4–5 ns per element here), which the profile found to be about a sixth of the paper model's training
-/// step on 2 threads (BENCHMARKS.md, profile). Here every element gets 24 bits of a counter-based generator
-/// (SplitMix64 of a per-call seed and the element's index, two elements per 64-bit draw), computed on the torch
+/// step on 2 threads (BENCHMARKS.md, profile). Here every element gets 24 bits of a counter-based generator (a 32-bit
+/// hash of the element's index and a per-call 64-bit seed, 8 elements at a time with AVX2), computed on the torch
 /// threads' count of .NET threads; the seed is drawn from torch's generator, so <c>manual_seed</c> and checkpointed
 /// RNG state reproduce the masks, whatever the thread count. The keep probability is 1 − round(p·2²⁴)/2²⁴.
 /// forward(x) → x ⊙ mask, same shape.
@@ -63,7 +64,7 @@ public sealed class ParallelDropout : nn.Module<Tensor, Tensor>
         }
         var mask = empty(shape, dtype: ScalarType.Float32);
         long n = mask.numel();
-        ulong threshold = (ulong)Math.Round(p * (1 << Bits));
+        uint threshold = (uint)Math.Round(p * (1 << Bits));
         float keep = (float)(1.0 / (1.0 - p));
         IntPtr data = mask.storage<float>().data_ptr();
         long chunks = (n + Chunk - 1) / Chunk;
@@ -72,24 +73,33 @@ public sealed class ParallelDropout : nn.Module<Tensor, Tensor>
         return dtype == ScalarType.Float32 && device.type == TorchSharp.DeviceType.CPU ? mask : mask.to(dtype, device);
     }
 
-    /// <summary>Mask values of elements start … start + count − 1 (start even), written to data.</summary>
+    /// <summary>Mask values of elements start … start + count − 1, written to data.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void FillChunk(IntPtr data, ulong seed, long start, int count, ulong threshold, float keep)
+    static void FillChunk(IntPtr data, ulong seed, long start, int count, uint threshold, float keep)
     {
         var buffer = ArrayPool<float>.Shared.Rent(count);
         try
         {
-            const ulong low = (1UL << Bits) - 1;
+            var bits = MemoryMarshal.Cast<float, uint>(buffer.AsSpan(0, count));
+            uint low = (uint)seed;
+            uint high = (uint)(seed >> 32);
+            uint keepBits = BitConverter.SingleToUInt32Bits(keep);
             int i = 0;
-            for (; i + 1 < count; i += 2)
+            if (Vector256.IsHardwareAccelerated)
             {
-                ulong z = Mix(seed, (ulong)(start + i) >> 1);
-                buffer[i] = (z >> (64 - Bits)) >= threshold ? keep : 0f;
-                buffer[i + 1] = ((z >> 16) & low) >= threshold ? keep : 0f;
+                var lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+                var keepVector = Vector256.Create(keepBits);
+                var thresholdVector = Vector256.Create(threshold);
+                for (; i + 8 <= count; i += 8)
+                {
+                    var x = Hash(Vector256.Create((uint)(start + i)) + lanes, low, high);
+                    var kept = Vector256.GreaterThanOrEqual(x >> (32 - Bits), thresholdVector);
+                    (kept & keepVector).StoreUnsafe(ref bits[i]);
+                }
             }
-            if (i < count)
+            for (; i < count; i++)
             {
-                buffer[i] = (Mix(seed, (ulong)(start + i) >> 1) >> (64 - Bits)) >= threshold ? keep : 0f;
+                bits[i] = (Hash((uint)(start + i), low, high) >> (32 - Bits)) >= threshold ? keepBits : 0u;
             }
             Marshal.Copy(buffer, 0, data + (nint)(start * sizeof(float)), count);
         }
@@ -99,13 +109,40 @@ public sealed class ParallelDropout : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>SplitMix64 of the seed advanced <paramref name="counter"/> + 1 steps: a 64-bit draw per counter value.</summary>
+    /// <summary>
+    /// 32 bits per element index (counted modulo 2³²): the index mixed with the seed's two halves by two rounds of
+    /// the "lowbias32" integer hash (multiply–xorshift; C. Wellons). 32-bit arithmetic only, so that 8 lanes of AVX2
+    /// compute it at once; <see cref="Hash(Vector256{uint}, uint, uint)"/> is the same function lane by lane.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static ulong Mix(ulong seed, ulong counter)
+    static uint Hash(uint index, uint low, uint high)
     {
-        ulong z = seed + (counter + 1) * 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
+        uint x = (index ^ low) * 0x9E3779B1u;
+        x ^= x >> 16;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        x ^= x >> 16;
+        x ^= high;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        return x ^ (x >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<uint> Hash(Vector256<uint> index, uint low, uint high)
+    {
+        var x = (index ^ Vector256.Create(low)) * Vector256.Create(0x9E3779B1u);
+        x ^= x >> 16;
+        x *= Vector256.Create(0x7FEB352Du);
+        x ^= x >> 15;
+        x *= Vector256.Create(0x846CA68Bu);
+        x ^= x >> 16;
+        x ^= Vector256.Create(high);
+        x *= Vector256.Create(0x7FEB352Du);
+        x ^= x >> 15;
+        x *= Vector256.Create(0x846CA68Bu);
+        return x ^ (x >> 16);
     }
 }
