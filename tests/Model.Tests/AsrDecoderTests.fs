@@ -51,4 +51,23 @@ let tests =
                     Expect.isLessThanOrEqual seq.Length 12 "at most maxLength"
                     Expect.all seq (fun t -> t >= int64 CharVocabulary.FirstCharacter || t = int64 CharVocabulary.Unk) "no specials"
             }
+
+            // Two decoder layers (so the cache of a layer above the first is used), untrained weights (no end symbol:
+            // every step runs), items of different lengths (memory padding), several seeds; in train mode before and
+            // after, which decoding leaves as it found it.
+            test "incremental greedy decoding gives the characters that recomputing the prefix gives" {
+                use _ = torch.NewDisposeScope()
+
+                for seed in 1L .. 4L do
+                    let m = model seed tiny
+                    m.train ()
+                    let input = batch (examples (int seed) tiny [ (9, 5, 4); (4, 3, 2); (6, 7, 1) ])
+                    let incremental = m.Transcribe(input, 30)
+                    m.Asr.Incremental <- false
+                    let full = m.Transcribe(input, 30)
+                    m.Asr.Incremental <- true
+                    Expect.isTrue m.training "train mode restored"
+                    Expect.equal incremental full $"seed {seed}"
+                    Expect.isTrue (incremental |> Array.exists (fun s -> s.Length >= 10)) "long enough to compare"
+            }
         ]

@@ -36,6 +36,9 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Whether <see cref="Greedy"/> computes only the new position at each step (the default).</summary>
+    public bool Incremental { get; set; } = true;
+
     public override Tensor forward(Tensor tokens, Tensor memory, Tensor memoryPadding)
     {
         if (tokens.dtype != ScalarType.Int64 || tokens.dim() != 2)
@@ -55,7 +58,10 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <summary>
     /// Greedy decoding: from the start symbol, append the most likely character until every item has produced
     /// the end symbol or <paramref name="maxLength"/> characters. Returns character ids without specials. Runs in evaluation
-    /// mode (dropout off) and restores the decoder's previous mode.
+    /// mode (dropout off) and restores the decoder's previous mode. Each step computes the new position only, from each
+    /// layer's normalised inputs at the positions before it (the causal mask makes earlier positions independent of
+    /// later ones), rather than the whole prefix again; <see cref="Incremental"/> false recomputes the prefix, as
+    /// <see cref="forward"/> does (the same characters; the test compares both).
     /// </summary>
     public long[][] Greedy(Tensor memory, Tensor memoryPadding, int maxLength)
     {
@@ -67,10 +73,29 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
             long b = memory.shape[0];
             var ys = full(b, 1, CharVocabulary.Sos, dtype: ScalarType.Int64, device: memory.device);
             var finished = zeros(b, dtype: ScalarType.Bool, device: memory.device);
+            using var positions = PositionalEncoding.Table(maxLength + 1, memory.shape[2], memory.device, memory.dtype);
+            using var memoryAttend = Masks.FromKeyPadding(memoryPadding);
+            var past = new Tensor?[layers.Count];
             for (int step = 0; step < maxLength; step++)
             {
                 using var scope = NewDisposeScope();
-                var next = forward(ys, memory, memoryPadding).select(1, -1).argmax(-1); // (B)
+                Tensor next;
+                if (Incremental)
+                {
+                    var y = embed.forward(ys.narrow(1, step, 1)) * scale + positions.narrow(0, step, 1).unsqueeze(0); // (B, 1, D)
+                    for (int i = 0; i < layers.Count; i++)
+                    {
+                        var (stepOutput, keys) = layers[i].Step(y, past[i], memory, memoryAttend);
+                        past[i]?.Dispose();
+                        past[i] = keys.MoveToOuterDisposeScope();
+                        y = stepOutput;
+                    }
+                    next = output.forward(final_norm.forward(y)).select(1, 0).argmax(-1); // (B)
+                }
+                else
+                {
+                    next = forward(ys, memory, memoryPadding).select(1, -1).argmax(-1); // (B)
+                }
                 next = next.masked_fill(finished, CharVocabulary.Pad);
                 ys = cat([ys, next.unsqueeze(1)], 1).MoveToOuterDisposeScope();
                 finished = finished.logical_or(next.eq(CharVocabulary.Eos)).MoveToOuterDisposeScope();
@@ -78,6 +103,10 @@ public sealed class AsrDecoder : nn.Module<Tensor, Tensor, Tensor, Tensor>
                 {
                     break;
                 }
+            }
+            foreach (var t in past)
+            {
+                t?.Dispose();
             }
             var flat = ys.cpu().data<long>().ToArray();
             long width = ys.shape[1];

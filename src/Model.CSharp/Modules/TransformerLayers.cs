@@ -106,6 +106,21 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor, Ten
         RegisterComponents();
     }
 
+    /// <summary>
+    /// One position, the last, given the layer's normalised inputs at the positions before it (<paramref name="past"/>,
+    /// (B, t, D), or null at the first position): what <see cref="forward"/> computes at that position under the causal
+    /// mask, in evaluation mode. Returns the output (B, 1, D) and the normalised inputs with this position's added.
+    /// </summary>
+    public (Tensor output, Tensor past) Step(Tensor y, Tensor? past, Tensor memory, Tensor memoryAttend)
+    {
+        var h = norm_self.forward(y); // (B, 1, D)
+        var keys = past is null ? h : cat([past, h], 1); // (B, t + 1, D)
+        using var everyKey = ones(1, 1, 1, keys.shape[1], dtype: ScalarType.Bool, device: y.device);
+        y = y + dropout.forward(self_attn.forward(h, keys, everyKey));
+        y = y + dropout.forward(cross_attn.forward(norm_cross.forward(y), memory, memoryAttend));
+        return (y + dropout.forward(feed_forward.forward(norm_ff.forward(y))), keys);
+    }
+
     public override Tensor forward(Tensor y, Tensor memory, Tensor selfAttend, Tensor memoryAttend)
     {
         var h = norm_self.forward(y);
