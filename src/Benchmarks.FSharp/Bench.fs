@@ -139,10 +139,11 @@ let settingsFor (quick: bool) (python: string) (threads: int) (seed: int) (repea
                 MaxSteps = (if quick then r 7 2 else 40)
             }
         StepCases =
-            if quick then
-                BenchStep.cases |> List.filter (fun c -> c.Config = "demo")
-            else
-                BenchStep.cases
+            (if quick then
+                 BenchStep.cases |> List.filter (fun c -> c.Config = "demo")
+             else
+                 BenchStep.cases)
+            @ (if threads > 1 then BenchStep.oneThreadCases else [])
         Inference =
             {
                 Warmup = (if quick then 1 else 2)

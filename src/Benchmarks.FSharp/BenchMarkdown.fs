@@ -135,19 +135,27 @@ let render (results: JsonNode) (resultsPath: string) =
     // 2. Training step
     section "2. Training step" "training_step" (fun data _ ->
         line
-            $"""{st data "what"}. Achieved GFLOP/s = analytic FLOPs of the step / time; the fraction of the ceiling divides each step's rate by the matmul sampled right after it (same load). Aim: ≥ 50 %%."""
+            $"""{st data "what"}. Achieved GFLOP/s = analytic FLOPs of the step / time; the fraction of the ceiling divides each step's rate by the matmul sampled right after it (same load and threads). Targets (issue #13): the paper configuration ≥ 80 %%, the demo's ≥ 60 %%. The rows at 1 thread are the demo models as the main job trains them (two processes of one thread each), against the 1-thread ceiling."""
 
         line ""
 
-        line "| model | config | batch | parameters | GFLOP/step | ms/step | GFLOP/s | % of ceiling | ≥ 50 %? | CPU stall |"
+        line "| model | config | batch | threads | parameters | GFLOP/step | ms/step | GFLOP/s | % of ceiling | target | met? | CPU stall |"
 
-        line "|---|---|---:|---:|---:|---:|---:|---:|:---:|---:|"
+        line "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
 
         for c in data["cases"].AsArray() do
             let share = fl c "fraction_of_paired_ceiling/median"
 
+            // Issue #13's targets: the paper configuration at 80 % of the ceiling, the demo's at 60 %.
+            let target = if st c "config" = "paper" then 0.8 else 0.6
+
+            let threads =
+                match c["threads"] with
+                | null -> "–"
+                | t -> string t
+
             line
-                $"""| {st c "model"} | {st c "config"} | {c["shape"]["batch"]} | {c["parameters"].GetValue<int64>():N0} | {number (fl c "step_flops" / 1e9)} | {spreadCell 1.0 (at c "ms_per_step")} | {spreadCell 1.0 (at c "achieved_gflops")} | {spreadCell 100.0 (at c "fraction_of_paired_ceiling")} | {(if share >= 0.5 then "yes" else "no")} | {percent (optionalFloat c["cpu_stall_share"])} |"""
+                $"""| {st c "model"} | {st c "config"} | {c["shape"]["batch"]} | {threads} | {c["parameters"].GetValue<int64>():N0} | {number (fl c "step_flops" / 1e9)} | {spreadCell 1.0 (at c "ms_per_step")} | {spreadCell 1.0 (at c "achieved_gflops")} | {spreadCell 100.0 (at c "fraction_of_paired_ceiling")} | {int (100.0 * target)} %% | {(if share >= target then "yes" else "no")} | {percent (optionalFloat c["cpu_stall_share"])} |"""
 
         line ""
 

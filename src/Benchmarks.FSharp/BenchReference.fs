@@ -466,6 +466,7 @@ let runSubject (root: string) (settings: Settings) (ceiling: BenchStep.Ceiling) 
                 Config = subject.Name
                 Subject = BenchStep.Transformer subject.Config
                 Shape = subject.Shape
+                Threads = 0
             }
 
         let ours = BenchStep.measure case settings.Timing settings.Seed ceiling

@@ -84,6 +84,8 @@ type Case =
         Config: string
         Subject: Subject
         Shape: BatchShape
+        /// Torch threads for this case (and its paired ceiling samples); 0: the run's.
+        Threads: int
     }
 
 /// The eight cases: each model at the paper's and the demo size, at two batch sizes each.
@@ -105,8 +107,16 @@ let cases =
                     Config = name
                     Subject = subject
                     Shape = BatchShape(batch, shape.AudioSteps, shape.VideoFrames, shape.Words, shape.Characters)
+                    Threads = 0
                 }
     ]
+
+/// The demo models as the main job trains them: one torch thread per process (two processes on two cores), compared
+/// with the ceiling on one thread, sampled after every step as for the other cases.
+let oneThreadCases =
+    cases
+    |> List.filter (fun c -> c.Config = "demo" && c.Shape.Batch = demoShape.Batch)
+    |> List.map (fun c -> { c with Threads = 1 })
 
 /// The ceiling the steps are compared with: an n×n by n×n fp32 matmul on all threads, timed on demand. Sampled
 /// in blocks before and after the cases, and once right after every timed step, so that each step has a ceiling
@@ -176,7 +186,7 @@ let fractionsWithoutDataGradients (m: Measured) =
 
 /// Times training steps of a case (see Timing) after warm-up; every step has its own dispose scope (TrainStep.Run),
 /// and a GC every 3 steps, outside the timed region, keeps memory flat (../shared/ENVIRONMENT.md).
-let measure (case: Case) (timing: Timing) (seed: int) (ceiling: Ceiling) : Measured =
+let private measureOn (case: Case) (timing: Timing) (seed: int) (ceiling: Ceiling) : Measured =
     let load = loadAverage ()
     let stall0 = cpuStallMicroseconds ()
     let wall = Stopwatch.StartNew()
@@ -249,6 +259,18 @@ let measure (case: Case) (timing: Timing) (seed: int) (ceiling: Ceiling) : Measu
         CpuStall = stall
     }
 
+/// Times one case on its threads (the run's unless it says), the paired ceiling samples on the same.
+let measure (case: Case) (timing: Timing) (seed: int) (ceiling: Ceiling) : Measured =
+    let runThreads = torch.get_num_threads ()
+
+    if case.Threads > 0 then
+        TorchRuntime.Initialize case.Threads
+
+    try
+        measureOn case timing seed ceiling
+    finally
+        TorchRuntime.Initialize runThreads
+
 let private shapeJson (s: BatchShape) =
     JsonObject(
         dict
@@ -308,6 +330,7 @@ let caseJson (m: Measured) =
             [
                 "model", JsonValue.Create m.Case.Model :> JsonNode
                 "config", JsonValue.Create m.Case.Config
+                "threads", JsonValue.Create(if m.Case.Threads > 0 then m.Case.Threads else torch.get_num_threads ())
                 "settings", configJson m.Case.Subject
                 "shape", shapeJson m.Case.Shape
                 "parameters", JsonValue.Create m.Parameters
