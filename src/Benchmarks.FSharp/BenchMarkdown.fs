@@ -139,7 +139,8 @@ let render (results: JsonNode) (resultsPath: string) =
 
         line ""
 
-        line "| model | config | batch | threads | parameters | GFLOP/step | ms/step | GFLOP/s | % of ceiling | target | met? | CPU stall |"
+        line
+            "| model | config | batch | threads | parameters | GFLOP/step | ms/step | GFLOP/s | % of ceiling | target | met? | CPU stall |"
 
         line "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"
 

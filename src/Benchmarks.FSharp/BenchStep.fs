@@ -330,7 +330,13 @@ let caseJson (m: Measured) =
             [
                 "model", JsonValue.Create m.Case.Model :> JsonNode
                 "config", JsonValue.Create m.Case.Config
-                "threads", JsonValue.Create(if m.Case.Threads > 0 then m.Case.Threads else torch.get_num_threads ())
+                "threads",
+                JsonValue.Create(
+                    if m.Case.Threads > 0 then
+                        m.Case.Threads
+                    else
+                        torch.get_num_threads ()
+                )
                 "settings", configJson m.Case.Subject
                 "shape", shapeJson m.Case.Shape
                 "parameters", JsonValue.Create m.Parameters
