@@ -18,12 +18,26 @@ type private Finalizable(flag: int ref) =
 [<MethodImpl(MethodImplOptions.NoInlining)>]
 let private dropFinalizable (flag: int ref) = Finalizable flag |> ignore
 
-/// Runs `masked_fill(mask, 0.0)` (an implicit TorchSharp Scalar per call) in blocks of 10 through `guard` for
-/// `duration` and at least `minBlocks` blocks (at most 60 s), while another thread allocates and collects gen0 without pause: the first failure, or None.
-let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) (minBlocks: int) : exn option =
+/// What one crash probe saw: the first failure's message (None: no op failed), blocks run, gate closings, seconds.
+type ProbeResult =
+    {
+        Failure: string option
+        Blocks: int
+        Closings: int64
+        Seconds: float
+    }
+
+/// Runs `masked_fill(mask, 0.0)` (an implicit TorchSharp Scalar per call) in blocks of 10, guarded or not, for
+/// `seconds` and at least `minBlocks` blocks (at most 60 s), while another thread allocates and collects gen0 without
+/// pause; stops at the first failure.
+let crashProbe (guarded: bool) (seconds: float) (minBlocks: int) : ProbeResult =
     use x = torch.randn (256L, 256L)
     use mask = x.gt (torch.tensor 0.0f)
     let stop = ref 0
+    let closings = CollectionGuard.Closings
+
+    let guard (block: unit -> unit) =
+        if guarded then CollectionGuard.Run block else block ()
 
     let collector =
         Thread(
@@ -37,12 +51,11 @@ let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) (min
     collector.Start()
     let clock = Diagnostics.Stopwatch.StartNew()
     let mutable failure = None
+    let mutable blocks = 0
 
     try
-        let mutable blocks = 0
-
         while failure.IsNone
-              && (clock.Elapsed < duration || blocks < minBlocks)
+              && (clock.Elapsed.TotalSeconds < seconds || blocks < minBlocks)
               && clock.Elapsed < TimeSpan.FromSeconds 60.0 do
             blocks <- blocks + 1
 
@@ -52,16 +65,60 @@ let private crashProbe (guard: (unit -> unit) -> unit) (duration: TimeSpan) (min
                         use scope = torch.NewDisposeScope()
                         x.masked_fill (mask, 0.0) |> ignore)
             with e ->
-                failure <- Some e
+                failure <- Some(e.Message.Split('\n')[0])
     finally
         Volatile.Write(&stop.contents, 1)
         collector.Join()
         CollectionGuard.Open()
 
-    failure
-    |> Option.iter (fun e -> printfn "crash probe: %s after %.1f s" (e.Message.Split('\n')[0]) clock.Elapsed.TotalSeconds)
+    {
+        Failure = failure
+        Blocks = blocks
+        Closings = CollectionGuard.Closings - closings
+        Seconds = clock.Elapsed.TotalSeconds
+    }
 
-    failure
+/// `Model.Tests.dll --crash-probe guarded|unguarded SECONDS MIN-BLOCKS`: the probe in this fresh process, its result
+/// as JSON on stdout.
+let probeChild (mode: string) (seconds: string) (minBlocks: string) =
+    let r = crashProbe (mode = "guarded") (float seconds) (int minBlocks)
+    printfn "%s" (Text.Json.JsonSerializer.Serialize r)
+    0
+
+/// The probe in a fresh process: its heap small and no earlier test's state, so that the collecting thread does not
+/// slow the blocks to a crawl (in the whole suite's heap each gen0 collection costs far more, and a probe there ran a
+/// few blocks a second: too few calls to meet the hazard in its time).
+let private probeInChild (guarded: bool) (seconds: float) (minBlocks: int) =
+    let dll = Reflection.Assembly.GetEntryAssembly().Location
+
+    let args =
+        [
+            dll
+            "--crash-probe"
+            (if guarded then "guarded" else "unguarded")
+            string seconds
+            string minBlocks
+        ]
+
+    let info =
+        Diagnostics.ProcessStartInfo("dotnet", args, UseShellExecute = false, RedirectStandardOutput = true)
+
+    use p = Diagnostics.Process.Start info
+    let out = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    Expect.equal p.ExitCode 0 $"the probe's process exited with {p.ExitCode}: {out}"
+    let last = out.Trim().Split('\n') |> Array.last
+    let r = Text.Json.JsonSerializer.Deserialize<ProbeResult> last
+
+    printfn
+        "crash probe (%s): %d blocks in %.1f s, %d gate closings, %s"
+        (if guarded then "guarded" else "unguarded")
+        r.Blocks
+        r.Seconds
+        r.Closings
+        (defaultArg r.Failure "no failure")
+
+    r
 
 [<Tests>]
 let tests =
@@ -71,18 +128,15 @@ let tests =
             test "the crash probe: unguarded, the finalizer frees TorchSharp's scalars under libtorch's feet" {
                 // The control that shows the probe finds the hazard (so the guarded probe below can fail): with no
                 // guard, masked_fill(mask, 0.0) beside a collecting thread fails within seconds.
-                let failure = crashProbe (fun block -> block ()) (TimeSpan.FromSeconds 20.0) 0
-                Expect.isSome failure "the unguarded probe failed"
+                let r = probeInChild false 30.0 0
+                Expect.isSome r.Failure $"the unguarded probe failed ({r.Blocks} blocks in {r.Seconds:F1} s)"
             }
 
             test "the crash probe: guarded blocks survive a thread that collects without pause" {
-                let closings = CollectionGuard.Closings
-
-                let failure =
-                    crashProbe CollectionGuard.Run (TimeSpan.FromSeconds 4.0) (3 * CollectionGuard.OpenEvery + 1)
-
-                Expect.isNone failure "no guarded op failed"
-                Expect.isGreaterThan (CollectionGuard.Closings - closings) 2L "the gate opened and closed again between blocks"
+                let r = probeInChild true 4.0 (3 * CollectionGuard.OpenEvery + 1)
+                Expect.isNone r.Failure "no guarded op failed"
+                Expect.isGreaterThanOrEqual r.Blocks (3 * CollectionGuard.OpenEvery + 1) "blocks enough for 3 gate periods"
+                Expect.isGreaterThan r.Closings 2L "the gate opened and closed again between blocks"
             }
 
             test "no finalizer runs inside a block, whatever collects; they run once the gate opens" {

@@ -14,6 +14,7 @@ let main argv =
     | [| "--mapped-child"; mib |] ->
         printfn "%b" (Research.Model.Tests.TorchRuntimeTests.mapped (int64 mib <<< 20))
         0
+    | [| "--crash-probe"; mode; seconds; minBlocks |] -> Research.Model.Tests.CollectionGuardTests.probeChild mode seconds minBlocks
     | [| "--write-child"; dir |] -> Research.Model.Tests.Faults.FaultTests.writeForever dir
     | _ ->
         // Sequenced: tests share torch's global state (seed, threads), and two cores gain nothing from parallel tests.
