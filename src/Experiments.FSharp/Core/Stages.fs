@@ -9,8 +9,19 @@ open System.Diagnostics
 open System.IO
 open System.Text.Json.Nodes
 
+let private excludedSync = obj ()
+let mutable private excludedChildSeconds = 0.0
+
+/// Takes a child process's CPU seconds out of `cpuSeconds` from now on: a child whose time is recorded on its own (the
+/// second process of a two-process job writes its stages, CPU included, to its own timings file), so that this
+/// process's stage during which it was reaped does not count it again (Linux adds a child's whole CPU time to its
+/// parent's children's times when the parent waits for it, and .NET waits for its children as soon as they exit).
+let excludeChildCpu (seconds: float) =
+    lock excludedSync (fun () -> excludedChildSeconds <- excludedChildSeconds + seconds)
+
 /// CPU seconds used so far by this process and by the child processes it has waited for (ffmpeg, espeak-ng,
-/// Chromium): utime + stime + cutime + cstime of /proc/self/stat; this process's own time where /proc is absent.
+/// Chromium), less those excluded (`excludeChildCpu`): utime + stime + cutime + cstime of /proc/self/stat; this
+/// process's own time where /proc is absent.
 let cpuSeconds () =
     try
         let stat = File.ReadAllText "/proc/self/stat"
@@ -18,7 +29,7 @@ let cpuSeconds () =
         let fields = stat.Substring(stat.LastIndexOf(')') + 2).Split(' ')
         // utime, stime, cutime, cstime are fields 14-17, in clock ticks (USER_HZ, 100 on Linux).
         let ticks = [ 11..14 ] |> List.sumBy (fun i -> float fields[i])
-        ticks / 100.0
+        ticks / 100.0 - lock excludedSync (fun () -> excludedChildSeconds)
     with _ ->
         Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds
 
@@ -218,13 +229,13 @@ let didWork (path: string) =
     | null -> true
     | w -> w.GetValue<bool>()
 
-/// The stages of a timings.json file (top-level and nested), as recorded.
 /// When the recorder of a timings file started (its `started_utc`), if it says.
 let startedOf (path: string) : DateTimeOffset option =
     match JsonNode.Parse(File.ReadAllText path)["started_utc"] with
     | null -> None
     | n -> Some(DateTimeOffset.Parse(n.GetValue<string>()))
 
+/// The stages of a timings.json file (top-level and nested), as recorded.
 let read (path: string) : Stage list =
     let root = JsonNode.Parse(File.ReadAllText path)
 

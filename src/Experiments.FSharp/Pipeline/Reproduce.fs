@@ -8,6 +8,7 @@ module Research.Experiments.Reproduce
 open System
 open System.Diagnostics
 open System.IO
+open System.Text.Json.Nodes
 open Research.Model
 open Research.Model.Data
 open Research.Model.Demo
@@ -166,6 +167,21 @@ let private exitWithJob () =
         watch.Start()
     | _ -> ()
 
+/// The key of the second process's timings file that gives its whole CPU time (seconds).
+[<Literal>]
+let ProcessCpuKey = "process_cpu_s"
+
+/// In the first process: the second one's CPU time excluded from this process's (Stages.excludeChildCpu) once, when
+/// it has exited and its timings file says it (a second process that failed wrote none: nothing is excluded).
+let excludeSecondProcessCpu (timings: string) =
+    let excluded = ref 0
+
+    fun () ->
+        if File.Exists timings && Threading.Interlocked.Exchange(&excluded.contents, 1) = 0 then
+            match JsonNode.Parse(File.ReadAllText timings)[ProcessCpuKey] with
+            | null -> ()
+            | n -> Stages.excludeChildCpu (n.GetValue<float>())
+
 /// The second process: `dotnet fsi scripts/reproduce.fsx -- ARGV --part-baselines TIMINGS`, its output in `log`.
 let private startBaselines (job: Job) (timings: string) (log: string) =
     // Relative to the working directory (as typed, when the job runs from the repository's root), so that run.json
@@ -196,6 +212,11 @@ let private startBaselines (job: Job) (timings: string) (log: string) =
         | null -> failwith "could not start the second process (dotnet fsi scripts/reproduce.fsx)"
         | p -> p
 
+    // Its CPU time out of this process's stages as soon as it is reaped (it may end during any of them).
+    let exclude = excludeSecondProcessCpu timings
+    p.EnableRaisingEvents <- true
+    p.Exited.Add(fun _ -> exclude ())
+
     // The second process must not outlive this one (an interrupted job is resumed by running it again); when this
     // one is killed outright, the second notices within seconds (RESEARCH_JOB_PID) and stops.
     let stop =
@@ -206,7 +227,7 @@ let private startBaselines (job: Job) (timings: string) (log: string) =
             with _ ->
                 ())
 
-    p, stop
+    p, stop, exclude
 
 /// What the data stage gives the training stages: the configs completed with the data's paths and sizes, the
 /// protocol's settings, and the demo corpus (None with real data).
@@ -502,7 +523,10 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
             |> List.filter (fun e -> not (List.contains e.Key baselineKeys))
 
         backward (seedsOf fineTuned)
-        Machine.writeJson timings (Stages.toJson stages job.Command "")
+        // With this process's whole CPU time (its tools' included), which the first one excludes from its own stages.
+        let json = Stages.toJson stages job.Command ""
+        json[ProcessCpuKey] <- JsonValue.Create(Math.Round(Stages.cpuSeconds (), 2))
+        Machine.writeJson timings json
         say "done in %s" (clock.Elapsed.ToString(@"h\:mm\:ss"))
         exit 0
     | Whole -> ()
@@ -537,7 +561,7 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
     // With a second process: fine-tune here, then wait for its baselines and take its stage timings in.
     match second with
     | None -> ()
-    | Some(started, timings, log, (p: Process, stop: IDisposable)) ->
+    | Some(started, timings, log, (p: Process, stop: IDisposable, exclude: unit -> unit)) ->
         let fineTuned = all |> List.filter (fun e -> not (List.contains e.Key baselineKeys))
 
         for e in fineTuned do
@@ -555,6 +579,8 @@ let runThen (job: Job) (after: Job -> Prepared -> Stages.Recorder -> (string -> 
             fun () ->
                 p.WaitForExit()
                 stop.Dispose()
+                // In case the Exited handler has not run yet (it excludes once either way).
+                exclude ()
         )
 
         if p.ExitCode <> 0 then

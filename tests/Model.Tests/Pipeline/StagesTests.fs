@@ -67,6 +67,49 @@ let tests =
                 Expect.isGreaterThan (child.CpuSeconds - ownDelta) 0.2 $"child CPU counted (stage {child.CpuSeconds}, own {ownDelta})"
             }
 
+            test "the second process's CPU time, in its own timings, is not counted again in the stage that reaps it" {
+                let r = Stages.Recorder()
+                let me = Process.GetCurrentProcess()
+                let own = me.TotalProcessorTime.TotalSeconds
+                let dir = Directory.CreateTempSubdirectory("stages-")
+                let timings = Path.Combine(dir.FullName, "second-timings.json")
+
+                try
+                    r.Time(
+                        "second process ends",
+                        fun () ->
+                            // Like the second process: busy, then its whole CPU time (clock ticks) in its timings file.
+                            let info = ProcessStartInfo("bash", UseShellExecute = false)
+                            info.ArgumentList.Add "-c"
+
+                            info.ArgumentList.Add(
+                                "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; read -a f < /proc/$$/stat; "
+                                + $"echo \"{{\\\"{Reproduce.ProcessCpuKey}\\\": $((f[13] + f[14]))e-2}}\" > \"$0\""
+                            )
+
+                            info.ArgumentList.Add timings
+                            use p = Process.Start info
+                            let exclude = Reproduce.excludeSecondProcessCpu timings
+                            p.EnableRaisingEvents <- true
+                            p.Exited.Add(fun _ -> exclude ())
+                            p.WaitForExit()
+                            exclude ()
+                    )
+
+                    me.Refresh()
+                    let ownDelta = me.TotalProcessorTime.TotalSeconds - own
+
+                    let recorded =
+                        JsonNode.Parse(File.ReadAllText timings).[Reproduce.ProcessCpuKey].GetValue<float>()
+
+                    let stage = stageNamed r "second process ends"
+                    Expect.isGreaterThan recorded 0.3 "the child's own CPU time, as it recorded it"
+                    // Without the exclusion the stage counts the child's time (the test above): about a second.
+                    Expect.isLessThan (stage.CpuSeconds - ownDelta) 0.1 $"not counted again (stage {stage.CpuSeconds}, own {ownDelta})"
+                finally
+                    dir.Delete true
+            }
+
             test "nested stages carry their parent's name; a failing stage is recorded and its error passes through" {
                 let r = Stages.Recorder()
 
