@@ -321,6 +321,20 @@ let render (results: JsonNode) (resultsPath: string) =
 
             line ""
 
+            match p["per_op_us"], phases["forward_tensors"] with
+            | null, _
+            | _, null -> ()
+            | perOp, forwardTensors ->
+                let made =
+                    forwardTensors.GetValue<int64>() + phases["optimiser_tensors"].GetValue<int64>()
+
+                let tensorTensor = fl perOp "tensor_tensor/median"
+
+                line
+                    $"""Per-op overhead (TorchSharp calls on 1-element tensors, in guarded blocks; µs per op): tensor-tensor **{fl perOp "tensor_tensor/median":F2}**, with an implicit scalar (a finalizable `Scalar` per call) {fl perOp "implicit_scalar/median":F2}, with the scalar made once and held {fl perOp "held_scalar/median":F2}. The step makes {made} tensors from .NET ({phases["forward_tensors"]} in forward and loss, {phases["optimiser_tensors"]} in clipping and Adam; backward's ops run inside libtorch): about **{float made * tensorTensor / 1000.0:F1} ms** of call overhead per step ({100.0 * float made * tensorTensor / 1000.0 / step:F1} %%)."""
+
+                line ""
+
             line
                 $"""Largest item: **{st largest "item"}** ({100.0 * fl largest "share_of_step":F0} %% of the step). CPU stall during this profile: {stall (at p "load")}."""
 

@@ -45,7 +45,16 @@ type Phases =
         Clip: float list
         Adam: float list
         Total: float list
+        /// Tensors made by .NET calls in one step (each a TorchSharp call that returns a new tensor: the managed side's
+        /// op count; backward's ops run inside libtorch and make none): forward and loss, clipping and Adam.
+        ForwardTensors: int64
+        OptimiserTensors: int64
     }
+
+/// Tensors TorchSharp has made on this thread so far (in dispose scopes or not).
+let private tensorsMade () =
+    let s = DisposeScopeManager.Statistics.TensorStatistics
+    s.CreatedInScopeCount + s.CreatedOutsideScopeCount
 
 let private ms (clock: Stopwatch) (since: float) = clock.Elapsed.TotalMilliseconds - since
 
@@ -64,10 +73,13 @@ let phases (config: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
     let struct (input, targets) = SyntheticBatch.Create(config, shape, seed, torch.CPU)
 
     let rows = Array.init 7 (fun _ -> ResizeArray<float>())
+    let mutable forwardTensors = 0L
+    let mutable optimiserTensors = 0L
 
     for n in 1 .. timing.Warmup + timing.Repeats do
         let times =
             use _ = torch.NewDisposeScope()
+            let made0 = tensorsMade ()
             let clock = Stopwatch.StartNew()
             optimiser.zero_grad ()
             let t1 = clock.Elapsed.TotalMilliseconds
@@ -77,12 +89,15 @@ let phases (config: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
             let loss = criterion.Compute(output, targets)
             loss.Total.item<float32>() |> ignore
             let t3 = clock.Elapsed.TotalMilliseconds
+            let made3 = tensorsMade ()
             loss.Total.backward ()
             let t4 = clock.Elapsed.TotalMilliseconds
             torch.nn.utils.clip_grad_norm_ (parameters, 5.0) |> ignore
             let t5 = clock.Elapsed.TotalMilliseconds
             optimiser.step () |> ignore
             let t6 = clock.Elapsed.TotalMilliseconds
+            forwardTensors <- made3 - made0
+            optimiserTensors <- tensorsMade () - made3
             [| t1; t2 - t1; t3 - t2; t4 - t3; t5 - t4; t6 - t5; t6 |]
 
         if n > timing.Warmup then
@@ -101,6 +116,8 @@ let phases (config: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
         Clip = l 4
         Adam = l 5
         Total = l 6
+        ForwardTensors = forwardTensors
+        OptimiserTensors = optimiserTensors
     }
 
 /// One kind of block, measured alone: `Count` instances per step; Forward and Both time one instance.
@@ -693,6 +710,41 @@ let dropoutCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) =
             ]
     )
 
+/// The per-op overhead: TorchSharp calls on 1-element tensors, where the arithmetic is nil, so that what is timed is
+/// the call itself (P/Invoke, libtorch's dispatcher, the result's Tensor object, its dispose-scope registration and
+/// disposal), in µs per op, in guarded blocks as the step runs them: a tensor-tensor op (a.add b), an op with an
+/// implicit scalar (a.mul 0.5: a finalizable Scalar made per call and left to the finalizer, as C#'s implicit conversion does) and the same op with the scalar made
+/// once and held.
+let opOverhead (timing: Timing) =
+    use scope = torch.NewDisposeScope()
+    let a = torch.ones 1L
+    let b = torch.ones 1L
+    use half = (0.5).ToScalar()
+    let ops = 5000
+
+    let measure (op: unit -> Tensor) =
+        [
+            for n in 1 .. timing.Warmup + timing.Repeats do
+                let clock = Stopwatch.StartNew()
+
+                CollectionGuard.Run(fun () ->
+                    use _ = torch.NewDisposeScope()
+
+                    for _ in 1..ops do
+                        op () |> ignore)
+
+                let us = clock.Elapsed.TotalMicroseconds / float ops
+
+                if n > timing.Warmup then
+                    yield us
+        ]
+
+    [
+        "tensor_tensor", measure (fun () -> a.add b)
+        "implicit_scalar", measure (fun () -> a.mul ((0.5).ToScalar()))
+        "held_scalar", measure (fun () -> a.mul half)
+    ]
+
 let private phasesJson (p: Phases) =
     JsonObject(
         dict
@@ -704,6 +756,8 @@ let private phasesJson (p: Phases) =
                 "clip", sampleJson "clip" p.Clip
                 "adam", sampleJson "adam" p.Adam
                 "total", sampleJson "total" p.Total
+                "forward_tensors", JsonValue.Create p.ForwardTensors
+                "optimiser_tensors", JsonValue.Create p.OptimiserTensors
             ]
     )
 
@@ -729,6 +783,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
     let loading = dataLoading c shape timing seed
     let dropout = dropoutCost c shape timing
     let guard = guardCost c shape timing seed
+    let perOp = opOverhead timing
 
     let lateFusion =
         LateFusionConfig(AudioDim = c.AudioDim, VideoDim = c.VideoDim, TextDim = c.TextDim, Emotions = c.Emotions)
@@ -787,6 +842,20 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
     printfn "    %-60s %7.1f ms per batch (outside the step)" "data loading (store -> tensors)" (median loading)
     printfn "    %-60s %7.1f ms (the same operations at minimal sizes)" "per-step fixed cost" (median floor.Total)
 
+    let tensorTensor =
+        median (perOp |> List.find (fun (k, _) -> k = "tensor_tensor") |> snd)
+
+    let made = inSitu.ForwardTensors + inSitu.OptimiserTensors
+
+    printfn
+        "    %-60s %s; %d tensors made by .NET per step (forward and loss %d, clipping and Adam %d): about %.1f ms"
+        "per-op overhead (1-element ops, us per op)"
+        (String.Join(", ", perOp |> List.map (fun (k, xs) -> $"{k} {median xs:F2}")))
+        made
+        inSitu.ForwardTensors
+        inSitu.OptimiserTensors
+        (float made * tensorTensor / 1000.0)
+
     let flopsOf group =
         measured
         |> List.filter (fun (k, _, _) -> k.Group = group)
@@ -800,6 +869,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
                 "in_situ_phases_ms", phasesJson inSitu
                 "minimal_sizes_phases_ms", phasesJson floor
                 "data_loading_ms", sampleJson "data loading" loading
+                "per_op_us", JsonObject(dict [ for k, xs in perOp -> k, sampleJson ("per-op " + k) xs :> JsonNode ])
                 "collection_guard", guard
                 "rows",
                 JsonArray(

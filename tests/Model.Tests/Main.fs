@@ -14,6 +14,9 @@ let main argv =
     | [| "--mapped-child"; mib |] ->
         printfn "%b" (Research.Model.Tests.TorchRuntimeTests.mapped (int64 mib <<< 20))
         0
+    | [| "--mkl-child" |] ->
+        printfn "%d" (Research.Model.Runtime.TorchRuntime.MklVendorCheckAnswer())
+        0
     | [| "--crash-probe"; mode; seconds; minBlocks |] -> Research.Model.Tests.CollectionGuardTests.probeChild mode seconds minBlocks
     | [| "--write-child"; dir |] -> Research.Model.Tests.Faults.FaultTests.writeForever dir
     | _ ->

@@ -38,6 +38,33 @@ let private mappedInChild (mib: int) (tuning: bool) =
     Expect.equal p.ExitCode 0 "child exit code"
     bool.Parse out
 
+/// `Model.Tests.dll --mkl-child` in a fresh process with RESEARCH_MKL_VENDOR_CHECK set to `setting`: what MKL's
+/// vendor check answers there after Initialize.
+let private mklAnswerInChild (setting: string) =
+    let dll = Reflection.Assembly.GetEntryAssembly().Location
+
+    let info =
+        ProcessStartInfo("dotnet", [ dll; "--mkl-child" ], UseShellExecute = false, RedirectStandardOutput = true)
+
+    info.Environment["RESEARCH_MKL_VENDOR_CHECK"] <- setting
+    use p = Process.Start info
+    let out = p.StandardOutput.ReadToEnd().Trim()
+    p.WaitForExit()
+    Expect.equal p.ExitCode 0 "child exit code"
+    int (out.Split('\n') |> Array.last)
+
+/// An AMD CPU with AVX2: where Initialize makes MKL choose its kernels by instruction set.
+let private amdWithAvx2 =
+    Runtime.Intrinsics.X86.X86Base.IsSupported
+    && Runtime.Intrinsics.X86.Avx2.IsSupported
+    && (let struct (_, ebx, ecx, edx) = Runtime.Intrinsics.X86.X86Base.CpuId(0, 0)
+
+        [ ebx; edx; ecx ]
+        |> List.map (fun r -> Text.Encoding.ASCII.GetString(BitConverter.GetBytes r))
+        |> String.concat "")
+        =
+        "AuthenticAMD"
+
 [<Tests>]
 let tests =
     testSequenced
@@ -52,6 +79,38 @@ let tests =
 
                 for mib in [ 16L; 32L ] do
                     Expect.isFalse (mapped (mib <<< 20)) $"{mib} MiB from the heap on a test thread"
+            }
+
+            test "on AMD, MKL's vendor check answers yes (kernels by instruction set); its fp32 products stay right" {
+                if amdWithAvx2 then
+                    Expect.stringContains TorchRuntime.Report "kernels chosen by instruction set" "Initialize set it"
+                    Expect.equal (TorchRuntime.MklVendorCheckAnswer()) 1 "answers yes in this process"
+                    Expect.equal (mklAnswerInChild "keep") 0 "RESEARCH_MKL_VENDOR_CHECK=keep: MKL's own answer, no"
+                    Expect.equal (mklAnswerInChild "") 1 "by default, yes"
+                else
+                    Expect.isFalse (TorchRuntime.Report.Contains "kernels chosen by instruction set") "not AMD: unchanged"
+
+                // Whatever kernels MKL chose: fp32 products (the step's shapes, odd sizes, transposed operands,
+                // batched) against float64 ones.
+                torch.manual_seed 5L |> ignore
+
+                for m, k, n in [ 960L, 128L, 384L; 37L, 200L, 601L; 512L, 512L, 512L; 16L, 1024L, 600L ] do
+                    use a = torch.randn (m, k, dtype = torch.float64)
+                    use b = torch.randn (k, n, dtype = torch.float64)
+                    use exact = torch.matmul (a, b)
+
+                    let worst (c: torch.Tensor) =
+                        use d = (c.to_type torch.float64 - exact).abs().max()
+                        d.item<float>() / exact.abs().max().item<float>()
+
+                    use af = a.to_type torch.float32
+                    use bf = b.to_type torch.float32
+                    use plain = torch.matmul (af, bf)
+                    use transposed = torch.matmul (af.t().contiguous().t(), bf.t().contiguous().t())
+                    use batched = torch.bmm(af.unsqueeze 0L, bf.unsqueeze 0L).squeeze 0L
+
+                    for name, c in [ "plain", plain; "transposed operands", transposed; "batched", batched ] do
+                        Expect.isLessThan (worst c) 1e-5 $"{m}x{k} by {k}x{n}, {name}"
             }
 
             test "TorchSharp loads and computes a matmul and a gradient" {
