@@ -76,6 +76,9 @@ type Recorder() =
     let mutable prefix = ""
     let _, worksAtStart = notes ()
 
+    let facts =
+        Collections.Generic.SortedDictionary<string, string>(StringComparer.Ordinal)
+
     /// Runs `f` as the stage `name` and records it (also when `f` throws, so a failed run says where it spent time).
     member _.Time(name: string, f: unit -> 'T) : 'T =
         let full = prefix + name
@@ -126,6 +129,12 @@ type Recorder() =
 
     /// Seconds since the recorder started.
     member _.Elapsed = clock.Elapsed.TotalSeconds
+
+    /// Records a fact about how the job ran (e.g. the garbage collector of each process), a top-level field of timings.json.
+    member _.Fact(key: string, value: string) = facts[key] <- value
+
+    /// The facts recorded so far.
+    member _.Facts = facts |> Seq.map (fun kv -> kv.Key, kv.Value) |> List.ofSeq
 
     /// When the recorder started (UTC).
     member _.Started = started
@@ -178,6 +187,7 @@ let toJson (recorder: Recorder) (command: string) (commit: string) =
                 "started_utc", JsonValue.Create(recorder.Started.ToString "O")
                 "total_wall_s", round recorder.Elapsed
                 "total_cpu_s", round (top |> List.sumBy (fun s -> s.CpuSeconds))
+                "facts", JsonObject(dict [ for k, v in recorder.Facts -> k, JsonValue.Create v :> JsonNode ])
                 "stages", JsonArray(top |> List.map stageJson |> Array.ofList)
                 "nested_stages",
                 JsonArray(
