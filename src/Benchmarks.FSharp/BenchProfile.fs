@@ -382,8 +382,7 @@ let dataLoading (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
             |> Array.map (fun n -> Array.init n (fun _ -> rng.Next(CharVocabulary.FirstCharacter, c.VocabSize)))
 
         let load () =
-            let rows = items |> Array.map store.Read
-            let input = StoreBatches.Input(rows, torch.CPU)
+            let input = StoreBatches.Input(store, items, torch.CPU)
             let struct (asrIn, _) = Targets.AsrPairs(transcripts, torch.CPU)
             let speakers = torch.tensor (items |> Array.map int64)
 

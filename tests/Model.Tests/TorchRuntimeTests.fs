@@ -113,6 +113,25 @@ let tests =
                         Expect.isLessThan (worst c) 1e-5 $"{m}x{k} by {k}x{n}, {name}"
             }
 
+            test "TensorMemory addresses a tensor's own elements (offset included), writes land in it, strided views are refused" {
+                use t = torch.arange(12.0f).reshape(3L, 4L)
+                use row = t.narrow (0, 1L, 1L) // a view: the storage of t, offset 4 elements
+                let span = TensorMemory.Span<float32>(row)
+                Expect.equal (span.ToArray()) [| 4.0f; 5.0f; 6.0f; 7.0f |] "the row's elements, from its offset"
+                span[2] <- -1.0f
+                Expect.equal (t[1L, 2L].item<float32>()) -1.0f "a write through the span changes the tensor"
+                use column = t.narrow (1, 1L, 1L)
+                Expect.throwsT<ArgumentException> (fun () -> TensorMemory.Address column |> ignore) "a strided view"
+                use wide = torch.zeros ([| 2L |], dtype = torch.float64)
+
+                let viewAsFloat () =
+                    TensorMemory.Span<float32>(wide).Length |> ignore
+
+                Expect.throwsT<ArgumentException> viewAsFloat "element sizes differ"
+                use empty = torch.zeros ([| 0L; 4L |])
+                Expect.equal (TensorMemory.Address empty) IntPtr.Zero "no elements, no address"
+            }
+
             test "TorchSharp loads and computes a matmul and a gradient" {
                 let a = Tensors.floats [ 2L; 2L ] [| 1.0f; 2.0f; 3.0f; 4.0f |] true
                 let b = Tensors.floats [ 2L; 2L ] [| 5.0f; 6.0f; 7.0f; 8.0f |] false

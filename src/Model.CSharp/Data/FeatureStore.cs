@@ -260,6 +260,31 @@ public sealed class FeatureStore : IDisposable
         return ReadMatrix(item, m);
     }
 
+    /// <summary>
+    /// Reads an item's matrix for one modality into <paramref name="destination"/>, row-major, converting float16 to
+    /// float32: the allocation-free form of <see cref="Read(int, string)"/>, for batches written straight into a
+    /// tensor's memory (<c>StoreBatches</c>). The destination must hold exactly <see cref="Rows"/> × <see cref="Columns"/>
+    /// values; an error names the item when it has no such modality.
+    /// </summary>
+    public void ReadInto(int item, string modality, Span<float> destination)
+    {
+        int m = ModalityIndex(modality);
+        int rows = index.Rows(CheckItem(item), m);
+        if (rows < 0)
+        {
+            throw new KeyNotFoundException($"feature store {Directory}: item '{index.Ids[item]}' (#{item}) has no '{modality}' features");
+        }
+        long elements = (long)rows * index.Modalities[m].Columns;
+        if (destination.Length != elements)
+        {
+            throw new ArgumentException(
+                $"feature store {Directory}: item '{index.Ids[item]}' (#{item}) has {rows} × {index.Modalities[m].Columns} '{modality}' values; the destination holds {destination.Length}",
+                nameof(destination)
+            );
+        }
+        ReadValues(item, m, destination);
+    }
+
     float[,] ReadMatrix(int item, int m)
     {
         var info = index.Modalities[m];
@@ -276,34 +301,44 @@ public sealed class FeatureStore : IDisposable
             );
         }
         var matrix = new float[rows, info.Columns];
-        if (elements == 0)
+        if (elements > 0)
         {
-            return matrix;
-        }
-        var values = MemoryMarshal.CreateSpan(ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(matrix)), (int)elements);
-        if (info.Type == FeatureElementType.Float32)
-        {
-            ReadExactly(item, m, MemoryMarshal.AsBytes(values));
-        }
-        else
-        {
-            int bytes = (int)elements * sizeof(ushort);
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(bytes);
-            try
-            {
-                ReadExactly(item, m, buffer.AsSpan(0, bytes));
-                var halves = MemoryMarshal.Cast<byte, Half>(buffer.AsSpan(0, bytes));
-                for (int k = 0; k < halves.Length; k++)
-                {
-                    values[k] = (float)halves[k];
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            ReadValues(
+                item,
+                m,
+                MemoryMarshal.CreateSpan(ref Unsafe.As<byte, float>(ref MemoryMarshal.GetArrayDataReference(matrix)), (int)elements)
+            );
         }
         return matrix;
+    }
+
+    /// <summary>An item's values for modality m (present) into a destination of exactly its size.</summary>
+    void ReadValues(int item, int m, Span<float> values)
+    {
+        if (values.Length == 0)
+        {
+            return;
+        }
+        if (index.Modalities[m].Type == FeatureElementType.Float32)
+        {
+            ReadExactly(item, m, MemoryMarshal.AsBytes(values));
+            return;
+        }
+        int bytes = values.Length * sizeof(ushort);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(bytes);
+        try
+        {
+            ReadExactly(item, m, buffer.AsSpan(0, bytes));
+            var halves = MemoryMarshal.Cast<byte, Half>(buffer.AsSpan(0, bytes));
+            for (int k = 0; k < halves.Length; k++)
+            {
+                values[k] = (float)halves[k];
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>The stored bytes of an item's block (for copying into a new store).</summary>

@@ -2,6 +2,7 @@ using Research.Model.Data;
 using Research.Model.Models;
 using Research.Model.Modules;
 using Research.Model.Runtime;
+using Research.Model.Training;
 using static TorchSharp.torch;
 
 namespace Research.Model.Embeddings;
@@ -162,7 +163,7 @@ public static class EmbeddingExtractor
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var w = encoder.Weights;
-        Sequence Load(string modality) => Sequence.FromArrays(batch.Select(i => store.Read(i, modality)).ToArray(), device);
+        Sequence Load(string modality) => StoreBatches.Padded(store, batch, modality, device);
         var input = new EncoderInput(
             w.Audio > 0 || !encoder.AnySubset ? Load(CorpusFeatures.Audio) : null,
             w.Video > 0 ? Load(CorpusFeatures.Video) : null,

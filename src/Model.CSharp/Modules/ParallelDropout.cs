@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
+using Research.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Research.Model.Modules;
@@ -66,7 +67,7 @@ public sealed class ParallelDropout : nn.Module<Tensor, Tensor>
         long n = mask.numel();
         uint threshold = (uint)Math.Round(p * (1 << Bits));
         float keep = (float)(1.0 / (1.0 - p));
-        IntPtr data = mask.storage<float>().data_ptr();
+        IntPtr data = TensorMemory.Address(mask);
         long chunks = (n + Chunk - 1) / Chunk;
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) };
         Parallel.For(0, chunks, options, c => FillChunk(data, seed, c * Chunk, (int)Math.Min(Chunk, n - c * Chunk), threshold, keep));

@@ -154,25 +154,8 @@ public sealed class MpiCommunicator : ICommunicator
         }
     }
 
-    /// <summary>The address of a contiguous CPU tensor's first element (its storage's data plus its offset).</summary>
-    static IntPtr DataPointer(Tensor t)
-    {
-        IntPtr Of<T>()
-            where T : unmanaged
-        {
-            using var storage = t.storage<T>();
-            return storage.data_ptr() + (nint)(t.storage_offset() * t.ElementSize);
-        }
-        return t.dtype switch
-        {
-            ScalarType.Float32 => Of<float>(),
-            ScalarType.Float64 => Of<double>(),
-            ScalarType.Int64 => Of<long>(),
-            ScalarType.Int32 => Of<int>(),
-            ScalarType.Byte => Of<byte>(),
-            _ => throw new ArgumentException($"MPI collectives here take float32, float64, int64, int32 or uint8 tensors, not {t.dtype}"),
-        };
-    }
+    /// <summary>The address of a contiguous CPU tensor's first element.</summary>
+    static IntPtr DataPointer(Tensor t) => TensorMemory.Address(t);
 
     public void AllReduceSum(Tensor buffer)
     {

@@ -7,6 +7,8 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Research.Model.Data
+open Research.Model.Training
+open TorchSharp
 open Research.Model.Tests.DataFixtures
 
 /// An item whose features derive from the number in its source file.
@@ -334,6 +336,63 @@ let tests =
                     [
                         "item 'item3' (#3), modality 'audio': 5 columns; the store's other items have 3"
                     ]
+            }
+
+            test "batches are read straight into tensors: each item's matrix, zero padding, float16 widened, absent modalities named" {
+                use d = new TempDir()
+                let items = itemsIn d [ 0..4 ]
+                let store = d.Sub "store"
+
+                buildWith store items "o" (FeatureCacheOptions(Float16Modalities = [| "video" |])) featuresOf
+                |> ignore
+
+                use s = FeatureStore.Open store
+
+                let expectBatch (positions: int list) modality =
+                    let sequence = StoreBatches.Padded(s, positions, modality, torch.CPU)
+                    let lengths = [ for i in positions -> s.Rows(i, modality) ]
+                    let longest = List.max lengths
+                    let columns = s.Columns modality
+                    Expect.equal sequence.Features.shape [| int64 positions.Length; int64 longest; int64 columns |] $"{modality}: shape"
+                    // (TorchSharp's data<T>().ToArray() fails on a tensor without elements.)
+                    let values =
+                        if longest = 0 then
+                            [||]
+                        else
+                            sequence.Features.data<float32>().ToArray()
+
+                    let padding =
+                        if longest = 0 then
+                            [||]
+                        else
+                            sequence.Padding.data<bool>().ToArray()
+
+                    for b, i in List.indexed positions do
+                        let m = s.Read(i, modality)
+
+                        for r in 0 .. longest - 1 do
+                            Expect.equal padding[b * longest + r] (r >= lengths[b]) $"{modality}: padding of item {i}, row {r}"
+
+                            for c in 0 .. columns - 1 do
+                                let expected = if r < lengths[b] then m[r, c] else 0.0f
+                                Expect.equal values[(b * longest + r) * columns + c] expected $"{modality}: item {i} [{r}, {c}]"
+
+                // Lengths 4, 1, 5 (the longest last); video is float16 on disk; text 0, 4, 2 rows (an empty item).
+                expectBatch [ 3; 0; 4 ] "audio"
+                expectBatch [ 3; 0; 4 ] "video"
+                expectBatch [ 0; 4; 2 ] "text"
+                expectBatch [ 0 ] "text"
+                Expect.equal (s.ElementType "video") FeatureElementType.Float16 "video read from float16"
+
+                contains
+                    (messageOf<KeyNotFoundException>(fun () -> StoreBatches.Padded(s, [ 0; 3 ], "text", torch.CPU) |> ignore))
+                    [ "item3"; "'text'"; store ]
+
+                let wrong = Array.zeroCreate<float32> 5
+
+                contains
+                    (messageOf<ArgumentException>(fun () -> s.ReadInto(2, "audio", Span<float32>(wrong))))
+                    [ "item2"; "3 × 3 'audio' values"; "holds 5" ]
             }
 
             test "float16 modalities round-trip at half precision, reject values beyond its range, and switching back recomputes" {
