@@ -113,13 +113,17 @@ public static class Evaluation
         using var mode = EvaluationMode.Enter(model);
         using var _ = no_grad();
         var result = new float[data.Count][];
+        // Items in order of audio length, so that a batch pads little (the late-fusion recurrence and attention run to
+        // a batch's longest item): about half the time of item order on the demo's dev split. Each item's
+        // probabilities do not depend on the batching (identical there, bit for bit).
+        var order = Enumerable.Range(0, data.Count).OrderBy(i => data.Lengths[i]).ThenBy(i => i).ToArray();
         for (int first = 0; first < data.Count; first += batchSize)
         {
             int start = first;
             CollectionGuard.Run(() =>
             {
                 using var scope = NewDisposeScope();
-                var items = Enumerable.Range(start, Math.Min(batchSize, data.Count - start)).ToArray();
+                var items = order[start..Math.Min(start + batchSize, data.Count)];
                 var (input, _) = data.Batch(items, device);
                 var p = logits(input).sigmoid().cpu().data<float>().ToArray();
                 for (int k = 0; k < items.Length; k++)
