@@ -69,6 +69,60 @@ let private stepWith (clip: float) =
     let result = step.Run(input, targets)
     result, gradients m, gradNorm m
 
+
+/// Parameters of two groups (300,001 values: the parallel path at two threads, and a tail that is no multiple of 8;
+/// 17 values; 6 values at a higher rate), of element type `dtype`, seeded.
+let private adamSubject (dtype: torch.ScalarType) =
+    torch.manual_seed 5L |> ignore
+
+    let ps =
+        [ 300_001L; 17L; 6L ]
+        |> List.map (fun n -> torch.nn.Parameter(torch.randn ([| n |], dtype = dtype)))
+
+    let optimiser =
+        torch.optim.Adam(
+            [
+                Modules.Adam.ParamGroup([ ps[0]; ps[1] ], 0.01, 0.9, 0.98, 1e-9)
+                Modules.Adam.ParamGroup([ ps[2] ], 0.03, 0.9, 0.98, 1e-9)
+            ],
+            lr = 0.01,
+            beta1 = 0.9,
+            beta2 = 0.98,
+            eps = 1e-9
+        )
+
+    ps, optimiser
+
+/// Gradients of a loss whose curvature differs per element (so that Adam's moments matter), at step `n`.
+let private adamBackward (ps: Modules.Parameter list) (n: int) =
+    for p in ps do
+        p.grad <- null
+
+    let weights (p: torch.Tensor) =
+        torch
+            .arange(p.numel (), dtype = p.dtype)
+            .remainder(torch.tensor (7.0, dtype = p.dtype))
+            .add(torch.tensor (float n, dtype = p.dtype))
+
+    let loss =
+        ps
+        |> List.map (fun p -> (p * p * weights p).sum() + p.sin().sum())
+        |> List.reduce (+)
+
+    loss.backward ()
+
+/// The largest difference between two tensors over the largest magnitude of the second.
+let private relativeGap (a: torch.Tensor) (b: torch.Tensor) =
+    (a - b).abs().max().item<float32>() / b.abs().max().item<float32>() |> float
+
+/// The state TorchSharp's Adam keeps for each parameter, copied.
+let private adamState (o: Modules.Adam) =
+    [
+        for s in o.state_dict().State ->
+            let s = s :?> Modules.Adam.State
+            s.step, s.exp_avg.clone (), s.exp_avg_sq.clone ()
+    ]
+
 [<Tests>]
 let tests =
     testList
@@ -159,5 +213,71 @@ let tests =
 
                 for a, b in List.zip g kept do
                     Expect.isLessThanOrEqual ((b - a).abs().max().item<float32>()) 1e-7f "each gradient unchanged"
+            }
+
+            test "one fused pass (FusedAdam) clips and updates as clip_grad_norm_ then TorchSharp's Adam, step by step" {
+                use _ = torch.NewDisposeScope()
+                let threads = torch.get_num_threads ()
+
+                try
+                    for t in [ 1; 2 ] do
+                        torch.set_num_threads t
+                        let reference, torchAdam = adamSubject torch.float32
+                        let fused, fusedAdam = adamSubject torch.float32
+                        let initial = fused |> List.map (fun p -> p.detach().clone())
+
+                        // Max norms below and above the gradient's norm: steps with clipping and without.
+                        for n, maxNorm in [ 1, 5.0; 2, 1e6; 3, 50.0; 4, 1e6; 5, 1.0; 6, 1e6 ] do
+                            adamBackward reference n
+                            adamBackward fused n
+                            let expectedNorm = torch.nn.utils.clip_grad_norm_ (reference, maxNorm)
+                            torchAdam.step () |> ignore
+                            let norm = FusedAdam.ClipAndStep(fusedAdam, maxNorm)
+
+                            Expect.floatClose
+                                { absolute = 0.0; relative = 1e-5 }
+                                norm
+                                expectedNorm
+                                $"{t} threads, step {n}: norm before clipping"
+
+                            for i, (a, b) in List.indexed (List.zip reference fused) do
+                                // A thousandth of one step's change (~lr): rounding differences grow where the
+                                // first moment nearly cancels; a wrong formula is off by a good part of a step.
+                                let difference = (a - b).abs().max().item<float32>()
+                                Expect.isLessThan difference 1e-5f $"{t} threads, step {n}, parameter {i}: values"
+
+                                let gradient = (a.grad - b.grad).abs().max().item<float32>()
+
+                                Expect.isLessThan
+                                    gradient
+                                    1e-4f
+                                    $"{t} threads, step {n}, parameter {i}: gradients left clipped as clip_grad_norm_ leaves them"
+
+                            for i, ((s1, m1, v1), (s2, m2, v2)) in List.indexed (List.zip (adamState torchAdam) (adamState fusedAdam)) do
+                                Expect.equal s2 s1 $"{t} threads, step {n}, parameter {i}: step count"
+                                Expect.isLessThan (relativeGap m2 m1) 1e-5 $"{t} threads, step {n}, parameter {i}: exp_avg"
+                                Expect.isLessThan (relativeGap v2 v1) 1e-5 $"{t} threads, step {n}, parameter {i}: exp_avg_sq"
+
+                        // Six steps moved every value by about six learning rates (Adam's update is normalised).
+                        let moved = (fused[2] - initial[2]).abs().min().item<float32>()
+                        Expect.isGreaterThan moved 0.05f $"{t} threads: the second group's values moved"
+                finally
+                    torch.set_num_threads threads
+            }
+
+            test "FusedAdam takes TorchSharp's own path for tensors it cannot address (float64)" {
+                use _ = torch.NewDisposeScope()
+                let reference, torchAdam = adamSubject torch.float64
+                let fused, fusedAdam = adamSubject torch.float64
+
+                for n in 1..3 do
+                    adamBackward reference n
+                    adamBackward fused n
+                    let expectedNorm = torch.nn.utils.clip_grad_norm_ (reference, 10.0)
+                    torchAdam.step () |> ignore
+                    Expect.equal (FusedAdam.ClipAndStep(fusedAdam, 10.0)) expectedNorm $"step {n}: norm"
+
+                    for a, b in List.zip reference fused do
+                        Expect.isTrue (a.eq(b).all().item<bool>()) $"step {n}: identical values"
             }
         ]
