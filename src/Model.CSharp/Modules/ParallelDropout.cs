@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
 using Research.Model.Runtime;
@@ -74,39 +72,30 @@ public sealed class ParallelDropout : nn.Module<Tensor, Tensor>
         return dtype == ScalarType.Float32 && device.type == TorchSharp.DeviceType.CPU ? mask : mask.to(dtype, device);
     }
 
-    /// <summary>Mask values of elements start … start + count − 1, written to data.</summary>
+    /// <summary>Mask values of elements start … start + count − 1, written to data (the tensor's own memory).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void FillChunk(IntPtr data, ulong seed, long start, int count, uint threshold, float keep)
+    static unsafe void FillChunk(IntPtr data, ulong seed, long start, int count, uint threshold, float keep)
     {
-        var buffer = ArrayPool<float>.Shared.Rent(count);
-        try
+        var bits = new Span<uint>((uint*)data + start, count);
+        uint low = (uint)seed;
+        uint high = (uint)(seed >> 32);
+        uint keepBits = BitConverter.SingleToUInt32Bits(keep);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            var bits = MemoryMarshal.Cast<float, uint>(buffer.AsSpan(0, count));
-            uint low = (uint)seed;
-            uint high = (uint)(seed >> 32);
-            uint keepBits = BitConverter.SingleToUInt32Bits(keep);
-            int i = 0;
-            if (Vector256.IsHardwareAccelerated)
+            var lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+            var keepVector = Vector256.Create(keepBits);
+            var thresholdVector = Vector256.Create(threshold);
+            for (; i + 8 <= count; i += 8)
             {
-                var lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
-                var keepVector = Vector256.Create(keepBits);
-                var thresholdVector = Vector256.Create(threshold);
-                for (; i + 8 <= count; i += 8)
-                {
-                    var x = Hash(Vector256.Create((uint)(start + i)) + lanes, low, high);
-                    var kept = Vector256.GreaterThanOrEqual(x >> (32 - Bits), thresholdVector);
-                    (kept & keepVector).StoreUnsafe(ref bits[i]);
-                }
+                var x = Hash(Vector256.Create((uint)(start + i)) + lanes, low, high);
+                var kept = Vector256.GreaterThanOrEqual(x >> (32 - Bits), thresholdVector);
+                (kept & keepVector).StoreUnsafe(ref bits[i]);
             }
-            for (; i < count; i++)
-            {
-                bits[i] = (Hash((uint)(start + i), low, high) >> (32 - Bits)) >= threshold ? keepBits : 0u;
-            }
-            Marshal.Copy(buffer, 0, data + (nint)(start * sizeof(float)), count);
         }
-        finally
+        for (; i < count; i++)
         {
-            ArrayPool<float>.Shared.Return(buffer);
+            bits[i] = (Hash((uint)(start + i), low, high) >> (32 - Bits)) >= threshold ? keepBits : 0u;
         }
     }
 
