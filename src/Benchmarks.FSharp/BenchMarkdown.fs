@@ -296,8 +296,15 @@ let render (results: JsonNode) (resultsPath: string) =
             line $"""### {st p "config"} (batch {p["batch"]}): step {spreadCell 1.0 (at phases "total")} ms"""
             line ""
 
+            // Results files from before FusedAdam timed clipping and Adam apart.
+            let optimiser =
+                if isNull phases["optimiser"] then
+                    $"""clipping {number (fl phases "clip/median")} ms, Adam {number (fl phases "adam/median")} ms"""
+                else
+                    $"""clipping and Adam (one pass) {number (fl phases "optimiser/median")} ms"""
+
             line
-                $"""In situ: forward {number (fl phases "forward/median")} ms, loss {number (fl phases "loss/median")} ms, backward {number (fl phases "backward/median")} ms, clipping and Adam (one pass) {number (fl phases "optimiser/median")} ms, zero_grad {number (fl phases "zero_grad/median")} ms."""
+                $"""In situ: forward {number (fl phases "forward/median")} ms, loss {number (fl phases "loss/median")} ms, backward {number (fl phases "backward/median")} ms, {optimiser}, zero_grad {number (fl phases "zero_grad/median")} ms."""
 
             line ""
             line "| item | forward ms | in the step ms | share of step |"
