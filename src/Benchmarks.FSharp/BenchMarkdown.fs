@@ -161,7 +161,43 @@ let render (results: JsonNode) (resultsPath: string) =
         line ""
 
         line
-            "Shapes: paper batch = 160 stacked audio steps (8 s), 200 video frames, 20 words, 100 characters per item; demo = 60 / 30 / 10 / 40. Demo model: d 128, 4 heads, feed-forward 256, 2/2/1 layers, 1024-d video, 120 speakers.")
+            "Shapes: paper batch = 160 stacked audio steps (8 s), 200 video frames, 20 words, 100 characters per item; demo = 60 / 30 / 10 / 40. Demo model: d 128, 4 heads, feed-forward 256, 2/2/1 layers, 1024-d video, 120 speakers."
+
+        let bounded =
+            [
+                for c in data["cases"].AsArray() do
+                    if not (isNull c["products_alone"]) then
+                        c
+            ]
+
+        if not bounded.IsEmpty then
+            line ""
+            line "### What the matrix products alone reach"
+            line ""
+
+            line
+                "The same run, right after each transformer case: every matrix product of its training step (Linear forward and both gradients, QKᵀ and AV per item and head; three per forward product, from `Flops.MultiTaskProducts`) at its shape, back to back with libtorch's mm/bmm on random operands reused from pass to pass, each pass followed by a ceiling sample. The step's FLOPs over their time is the most the step could reach if everything else in it (element-wise ops, copies, softmax, layer norms, dropout, autograd bookkeeping, the optimiser) cost nothing: a target above it cannot be met by making the rest faster."
+
+            line ""
+
+            line
+                "| model | config | batch | threads | products (shapes) | products alone ms | step ms | products alone, % of ceiling | step, % of ceiling | step / products alone |"
+
+            line "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+            for c in bounded do
+                let p = c["products_alone"]
+
+                let threads =
+                    match c["threads"] with
+                    | null -> "–"
+                    | t -> string t
+
+                let stepShare = fl c "fraction_of_paired_ceiling/median"
+                let bound = fl p "fraction_of_paired_ceiling/median"
+
+                line
+                    $"""| {st c "model"} | {st c "config"} | {c["shape"]["batch"]} | {threads} | {p["products"]} ({p["distinct_shapes"]}) | {spreadCell 1.0 p["ms_per_pass"]} | **{number (fl c "ms_per_step/median")}** | {spreadCell 100.0 p["fraction_of_paired_ceiling"]} | **{number (100.0 * stepShare)}** | {number (100.0 * stepShare / bound)} %% |""")
 
     // 3. Inference
     section "3. Inference: embedding extraction" "inference" (fun data _ ->

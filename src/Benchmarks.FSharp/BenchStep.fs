@@ -152,6 +152,21 @@ type Timing =
         MaxSteps: int
     }
 
+/// The step's matrix products alone (transformer cases): every product of a training step at its shape
+/// (Flops.MultiTaskProducts, three per forward product), run back to back on random operands with libtorch's mm or
+/// bmm, each pass followed by a ceiling sample. The rate they reach bounds what the step could reach if everything
+/// else in it (element-wise ops, copies, softmax, layer norms, dropout, autograd, the optimiser) cost nothing.
+type ProductsAlone =
+    {
+        /// Products of one step, and how many distinct shapes among them.
+        Count: int
+        Shapes: int
+        /// Milliseconds of each pass over all of them.
+        Milliseconds: float list
+        /// The matmul ceiling (GFLOP/s) sampled right after each pass.
+        PairedCeiling: float list
+    }
+
 /// What one case measured.
 type Measured =
     {
@@ -166,6 +181,8 @@ type Measured =
         LoadAverage: float
         /// Share of the case's wall time in which some task waited for a CPU (None where not reported).
         CpuStall: float option
+        /// The step's matrix products timed alone (transformer cases).
+        ProductsAlone: ProductsAlone option
     }
 
 /// Achieved GFLOP/s of each timed step (analytic training-step FLOPs / time).
@@ -183,6 +200,60 @@ let fractionsWithoutDataGradients (m: Measured) =
         float m.Flops.TrainingStepWithoutDataGradients / float m.Flops.TrainingStep
 
     fractions m |> List.map (fun x -> x * scale)
+
+/// Times every product of a training step (Flops.MultiTaskProducts, three per forward product) back to back,
+/// `passes` times after one warm-up pass, each pass followed by a ceiling sample. Operands are random, allocated once
+/// per distinct shape and reused (warm in cache, as good as it gets); each product allocates its result, as in the step.
+let timeProducts (products: MatrixProduct seq) (passes: int) (ceiling: Ceiling) : ProductsAlone =
+    let all = products |> Seq.collect (fun p -> p.TrainingStep) |> List.ofSeq
+
+    let groups = all |> List.countBy (fun p -> p.Batch, p.M, p.K, p.N)
+
+    use scope = torch.NewDisposeScope()
+
+    let operands =
+        [
+            for (b, m, k, n), count in groups ->
+                if b = 1L then
+                    torch.randn (m, k), torch.randn (k, n), count, false
+                else
+                    torch.randn ([| b; m; k |]), torch.randn ([| b; k; n |]), count, true
+        ]
+
+    let pass () =
+        let mutable total = 0.0
+
+        for a, c, count, batched in operands do
+            for _ in 1..count do
+                let clock = Stopwatch.StartNew()
+
+                use r = if batched then torch.bmm (a, c) else torch.mm (a, c)
+
+                total <- total + clock.Elapsed.TotalMilliseconds
+
+        total
+
+    pass () |> ignore
+
+    let samples =
+        [
+            for _ in 1..passes do
+                let ms = pass ()
+                ms, ceiling.Sample()
+        ]
+
+    {
+        Count = all.Length
+        Shapes = groups.Length
+        Milliseconds = List.map fst samples
+        PairedCeiling = List.map snd samples
+    }
+
+/// Each pass's rate (the step's analytic FLOPs / the products' time) over the ceiling sampled right after it.
+let productFractions (m: Measured) =
+    match m.ProductsAlone with
+    | Some p -> List.map2 (fun ms ceiling -> float m.Flops.TrainingStep / (ms / 1000.0) / 1e9 / ceiling) p.Milliseconds p.PairedCeiling
+    | None -> []
 
 /// Times training steps of a case (see Timing) after warm-up; every step has its own dispose scope (TrainStep.Run),
 /// and a GC every 3 steps, outside the timed region, keeps memory flat (../shared/ENVIRONMENT.md).
@@ -249,6 +320,11 @@ let private measureOn (case: Case) (timing: Timing) (seed: int) (ceiling: Ceilin
         | Some s0, Some s1 -> Some((s1 - s0) / (wall.Elapsed.TotalMilliseconds * 1000.0))
         | _ -> None
 
+    let productsAlone =
+        match case.Subject with
+        | Transformer c -> Some(timeProducts (Flops.MultiTaskProducts(c, case.Shape)) (max 3 timing.MinSteps) ceiling)
+        | LateFusion _ -> None
+
     {
         Case = case
         Parameters = parameters
@@ -257,6 +333,7 @@ let private measureOn (case: Case) (timing: Timing) (seed: int) (ceiling: Ceilin
         PairedCeiling = List.ofSeq paired
         LoadAverage = load
         CpuStall = stall
+        ProductsAlone = productsAlone
     }
 
 /// Times one case on its threads (the run's unless it says), the paired ceiling samples on the same.
@@ -357,6 +434,25 @@ let caseJson (m: Measured) =
                 BenchStats.sampleJson "fraction of ceiling" (fractionsWithoutDataGradients m)
                 "load_average_1m_at_start", JsonValue.Create m.LoadAverage
                 "cpu_stall_share", optional m.CpuStall
+                "products_alone",
+                match m.ProductsAlone with
+                | Some p ->
+                    JsonObject(
+                        dict
+                            [
+                                "what",
+                                JsonValue.Create
+                                    "every matrix product of the step (3 per forward product) at its shape, back to back with mm/bmm on random operands; the step's analytic FLOPs / their time, over the ceiling sampled after each pass"
+                                :> JsonNode
+                                "products", JsonValue.Create p.Count
+                                "distinct_shapes", JsonValue.Create p.Shapes
+                                "ms_per_pass", BenchStats.sampleJson "ms per pass" p.Milliseconds
+                                "paired_ceiling_gflops", BenchStats.sampleJson "paired ceiling" p.PairedCeiling
+                                "fraction_of_paired_ceiling", BenchStats.sampleJson "fraction of ceiling" (productFractions m)
+                            ]
+                    )
+                    :> JsonNode
+                | None -> null
             ]
     )
 

@@ -53,6 +53,57 @@ let tests =
                 Expect.equal count.TrainingStepWithoutDataGradients (3L * 23424L - 1920L) "no gradient for the features"
             }
 
+            test "the one-layer model's products, at their shapes, and a training step's three per product" {
+                let config =
+                    ModelConfig(
+                        AudioDim = 10,
+                        DModel = 16,
+                        Heads = 2,
+                        FeedForward = 20,
+                        AudioLayers = 1,
+                        Emotions = 6,
+                        Tasks = TaskWeights.EmotionOnly,
+                        Modalities = ModalityWeights(1.0, 0.0, 0.0)
+                    )
+
+                let shape = BatchShape(Batch = 2, AudioSteps = 3)
+                let products = Flops.MultiTaskProducts(config, shape)
+
+                let shapes = [ for p in products -> p.Name, (p.Batch, p.M, p.K, p.N) ]
+
+                // 2 items × 3 frames = 6 rows; 2 heads of 8; QKᵀ and AV one product per item and head.
+                Expect.equal
+                    shapes
+                    [
+                        "input projection", (1L, 6L, 10L, 16L)
+                        "self-attention q", (1L, 6L, 16L, 16L)
+                        "self-attention k", (1L, 6L, 16L, 16L)
+                        "self-attention v", (1L, 6L, 16L, 16L)
+                        "self-attention QKᵀ", (4L, 3L, 8L, 3L)
+                        "self-attention AV", (4L, 3L, 3L, 8L)
+                        "self-attention out", (1L, 6L, 16L, 16L)
+                        "feed-forward in", (1L, 6L, 16L, 20L)
+                        "feed-forward out", (1L, 6L, 20L, 16L)
+                        "affine", (1L, 2L, 16L, 6L)
+                    ]
+                    "products in the order the model runs them"
+
+                Expect.equal
+                    [ for p in products -> p.OnData ]
+                    [ true; false; false; false; false; false; false; false; false; false ]
+                    "only the input projection is on the data"
+
+                Expect.equal (products |> Seq.sumBy (fun p -> p.Flops)) (Flops.MultiTask(config, shape).Forward) "they sum to the count"
+                let qk = products |> Seq.find (fun p -> p.Name = "self-attention QKᵀ")
+
+                Expect.equal
+                    [ for p in qk.TrainingStep -> p.Batch, p.M, p.K, p.N ]
+                    [ 4L, 3L, 8L, 3L; 4L, 3L, 3L, 8L; 4L, 8L, 3L, 3L ]
+                    "forward (M×K)(K×N); left gradient (M×N)(N×K); right gradient (K×M)(M×N)"
+
+                Expect.isTrue (qk.TrainingStep |> Seq.forall (fun p -> p.Flops = qk.Flops)) "each as many FLOPs as the forward"
+            }
+
             test "every Linear of the tiny transformer is counted, on the rows it sees" {
                 let shape =
                     BatchShape(Batch = 3, AudioSteps = 7, VideoFrames = 5, Words = 4, Characters = 6)

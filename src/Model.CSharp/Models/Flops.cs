@@ -34,6 +34,38 @@ public sealed record FlopCount(IReadOnlyList<FlopPart> Parts)
 }
 
 /// <summary>
+/// A matrix product of a forward pass: <paramref name="Batch"/> independent (M × K)·(K × N) products, named by the
+/// part of the model and the operation; <paramref name="OnData"/> when its left operand is the batch's features.
+/// </summary>
+public sealed record MatrixProduct(string Part, string Name, long Batch, long M, long K, long N, bool OnData = false)
+{
+    /// <summary>2 · Batch · M · K · N.</summary>
+    public long Flops => 2 * Batch * M * K * N;
+
+    /// <summary>
+    /// The three products a training step runs for this one: the forward product; the gradient of the left operand,
+    /// (M × N)·(N × K); the gradient of the right operand, (K × M)·(M × N). Each has this product's FLOPs, hence
+    /// <see cref="FlopCount.TrainingStepFactor"/> = 3.
+    /// </summary>
+    public IReadOnlyList<MatrixProduct> TrainingStep =>
+        [
+            this,
+            this with
+            {
+                Name = $"{Name}: gradient of the left operand",
+                K = N,
+                N = K,
+            },
+            this with
+            {
+                Name = $"{Name}: gradient of the right operand",
+                M = K,
+                K = M,
+            },
+        ];
+}
+
+/// <summary>
 /// Analytic FLOP counts. Conventions: one multiply-add = 2 FLOPs; only matrix products are counted — every Linear
 /// (input projections, attention q/k/v/out, feed-forward, heads, the decoder's output layer, GRU gate products) and
 /// the attention products QKᵀ and AV. Elementwise work (biases, activations, softmax, LayerNorm, dropout, residual
@@ -60,49 +92,93 @@ public static class Flops
 
     /// <summary>
     /// One batch through <see cref="MultiTaskModel"/>: the audio encoder, the cross-modal branches whose modality weight is
-    /// positive, and the heads whose task weight is positive. The ASR decoder runs with teacher forcing on
-    /// Characters + 1 positions (start symbol + characters, as <see cref="Targets.AsrPairs"/> builds them).
+    /// positive, and the heads whose task weight is positive, by part (the sums of <see cref="MultiTaskProducts"/>).
     /// </summary>
-    public static FlopCount MultiTask(ModelConfig config, BatchShape shape)
+    public static FlopCount MultiTask(ModelConfig config, BatchShape shape) =>
+        new(
+            MultiTaskProducts(config, shape)
+                .GroupBy(p => p.Part)
+                .Select(g => new FlopPart(g.Key, g.Sum(p => p.Flops), g.Where(p => p.OnData).Sum(p => p.Flops)))
+                .ToList()
+        );
+
+    /// <summary>
+    /// Every matrix product of one forward pass of <see cref="MultiTaskModel"/>, at its shape, in the order the model
+    /// runs them: the audio encoder, the cross-modal branches whose modality weight is positive, and the heads whose
+    /// task weight is positive. The ASR decoder runs with teacher forcing on Characters + 1 positions (start symbol +
+    /// characters, as <see cref="Targets.AsrPairs"/> builds them). Each Linear is one product over all the rows it
+    /// sees; QKᵀ and AV are one product per item and head.
+    /// </summary>
+    public static IReadOnlyList<MatrixProduct> MultiTaskProducts(ModelConfig config, BatchShape shape)
     {
         config.Validate();
         long b = shape.Batch,
             ta = shape.AudioSteps,
             d = config.DModel,
-            f = config.FeedForward;
-        long audioInput = Linear(b * ta, config.AudioDim, d);
-        var parts = new List<FlopPart>
+            f = config.FeedForward,
+            heads = config.Heads;
+        var products = new List<MatrixProduct>();
+        void Linear(string part, string name, long rows, long inDim, long outDim, bool onData = false) =>
+            products.Add(new MatrixProduct(part, name, 1, rows, inDim, outDim, onData));
+        void AttentionBlock(string part, string name, long queries, long keys)
         {
-            new("audio encoder", audioInput + config.AudioLayers * (Attention(b, ta, ta, d) + FeedForward(b * ta, d, f)), audioInput),
-        };
-        FlopPart CrossModal(string name, long sourceSteps, long sourceDim)
+            Linear(part, $"{name} q", b * queries, d, d);
+            Linear(part, $"{name} k", b * keys, d, d);
+            Linear(part, $"{name} v", b * keys, d, d);
+            products.Add(new MatrixProduct(part, $"{name} QKᵀ", b * heads, queries, d / heads, keys));
+            products.Add(new MatrixProduct(part, $"{name} AV", b * heads, queries, keys, d / heads));
+            Linear(part, $"{name} out", b * queries, d, d);
+        }
+        void FeedForwardBlock(string part, long rows)
         {
-            long input = Linear(b * sourceSteps, sourceDim, d);
-            return new(name, input + config.CrossModalLayers * (Attention(b, ta, sourceSteps, d) + FeedForward(b * ta, d, f)), input);
+            Linear(part, "feed-forward in", rows, d, f);
+            Linear(part, "feed-forward out", rows, f, d);
+        }
+        const string audio = "audio encoder";
+        Linear(audio, "input projection", b * ta, config.AudioDim, d, onData: true);
+        for (int i = 0; i < config.AudioLayers; i++)
+        {
+            AttentionBlock(audio, "self-attention", ta, ta);
+            FeedForwardBlock(audio, b * ta);
+        }
+        void CrossModal(string part, long sourceSteps, long sourceDim)
+        {
+            Linear(part, "source projection", b * sourceSteps, sourceDim, d, onData: true);
+            for (int i = 0; i < config.CrossModalLayers; i++)
+            {
+                AttentionBlock(part, "cross-attention", ta, sourceSteps);
+                FeedForwardBlock(part, b * ta);
+            }
         }
         if (config.Modalities.Video > 0)
         {
-            parts.Add(CrossModal("video→audio transformer", shape.VideoFrames, config.VideoDim));
+            CrossModal("video→audio transformer", shape.VideoFrames, config.VideoDim);
         }
         if (config.Modalities.Text > 0)
         {
-            parts.Add(CrossModal("text→audio transformer", shape.Words, config.TextDim));
+            CrossModal("text→audio transformer", shape.Words, config.TextDim);
         }
         if (config.Tasks.Asr > 0)
         {
+            const string asr = "ASR decoder";
             long l = shape.Characters + 1;
-            long layer = Attention(b, l, l, d) + Attention(b, l, ta, d) + FeedForward(b * l, d, f);
-            parts.Add(new("ASR decoder", config.DecoderLayers * layer + Linear(b * l, d, config.VocabSize)));
+            for (int i = 0; i < config.DecoderLayers; i++)
+            {
+                AttentionBlock(asr, "self-attention", l, l);
+                AttentionBlock(asr, "cross-attention", l, ta);
+                FeedForwardBlock(asr, b * l);
+            }
+            Linear(asr, "output layer", b * l, d, config.VocabSize);
         }
         if (config.Tasks.Speaker > 0)
         {
-            parts.Add(new("speaker head", Linear(b, d, config.Speakers)));
+            Linear("speaker head", "affine", b, d, config.Speakers);
         }
         if (config.Tasks.Emotion > 0)
         {
-            parts.Add(new("emotion head", Linear(b, d, config.Emotions)));
+            Linear("emotion head", "affine", b, d, config.Emotions);
         }
-        return new FlopCount(parts);
+        return products;
     }
 
     /// <summary>
