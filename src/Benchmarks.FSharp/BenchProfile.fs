@@ -438,6 +438,15 @@ let setTorchDropout (model: torch.nn.Module) (on: bool) =
         | :? ParallelDropout as d -> d.UseTorchDropout <- on
         | _ -> ()
 
+/// Sets UseFusedSublayers on every transformer layer of a model.
+let setFusedSublayers (model: torch.nn.Module) (on: bool) =
+    for struct (_, m) in model.named_modules () do
+        match m with
+        | :? EncoderLayer as l -> l.UseFusedSublayers <- on
+        | :? CrossModalLayer as l -> l.UseFusedSublayers <- on
+        | :? DecoderLayer as l -> l.UseFusedSublayers <- on
+        | _ -> ()
+
 /// A change to the step measured before and after in one run.
 type Experiment =
     {
@@ -464,9 +473,23 @@ let fusedAdam =
         Adopted = true
     }
 
+/// Each layer's two residual sublayers as one autograd node each (FusedSublayers), or its modules op by op (not
+/// adopted: no faster; the same numbers to float rounding, see the FusedSublayers tests). Measured on the transformer.
+let fusedSublayers =
+    {
+        Key = "fused_sublayers"
+        What =
+            "FusedSublayers: each layer's attention and feed-forward sublayers as one autograd node each with a hand-written backward (layer norms, masked softmax with the weights' dropout, ReLU with dropout, residual sums as vectorised .NET passes; dropout masks recomputed from their seeds)"
+        Before = "modules op by op (the default)"
+        After = "fused sublayers (UseFusedSublayers on)"
+        Switch = fun m _ on -> setFusedSublayers m on
+        Adopted = false
+    }
+
 /// The profile's actions: on the largest item (attention projections; measured no faster, so not adopted) and on
 /// the largest item below the ceiling (dropout masks, found inside the attention core, the feed-forward blocks and
-/// the rest; adopted); then the optimiser, the demo profile's largest single item after the matrix products (adopted).
+/// the rest; adopted); then the optimiser, the demo profile's largest single item after the matrix products (adopted);
+/// then the layers' element-wise work around the products as fused passes (not adopted: no faster).
 let experiments =
     [
         {
@@ -488,7 +511,25 @@ let experiments =
             Adopted = true
         }
         fusedAdam
+        fusedSublayers
     ]
+
+/// The fused sublayers at one torch thread, as the main job trains the demo models (two processes of one thread).
+let fusedSublayersOneThread =
+    { fusedSublayers with
+        Key = "fused_sublayers_one_thread"
+        What = fusedSublayers.What + "; one torch thread, as the main job trains"
+    }
+
+/// Runs f at one torch thread, then restores the run's count.
+let private atOneThread (f: unit -> 'a) =
+    let threads = torch.get_num_threads ()
+    TorchRuntime.Initialize 1
+
+    try
+        f ()
+    finally
+        TorchRuntime.Initialize threads
 
 /// Training steps through a TrainStep before and after a change, interleaved on one model and batch (before/after,
 /// then after/before, ...) so that both see the same load.
@@ -799,6 +840,9 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
 
     let actions =
         (experiments |> List.map (fun e -> beforeAfter c shape timing seed e :> JsonNode))
+        @ [
+            atOneThread (fun () -> beforeAfter c shape timing seed fusedSublayersOneThread :> JsonNode)
+        ]
         @ [
             lateFusionBeforeAfter lateFusion shape timing seed streamedGru
             lateFusionBeforeAfter lateFusion shape timing seed fusedAdam

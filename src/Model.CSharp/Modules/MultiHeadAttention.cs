@@ -45,6 +45,18 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
     /// </summary>
     public bool FuseProjections { get; set; }
 
+    /// <summary>The number of heads.</summary>
+    public long Heads => heads;
+
+    /// <summary>The dropout probability on the attention weights in training.</summary>
+    public double WeightsDropout => dropout;
+
+    /// <summary>The projections q, k, v and out, in that order (for <see cref="FusedSublayers"/>).</summary>
+    internal Linear[] Projections => [q_proj, k_proj, v_proj, out_proj];
+
+    /// <summary>Whether this block's ops can run inside a fused sublayer: it has no option that asks for the ops as written.</summary>
+    internal bool Fusable => !FuseProjections && !weights_dropout.UseTorchDropout;
+
     public override Tensor forward(Tensor query, Tensor memory, Tensor attend)
     {
         var (q, k, v) = Project(query, memory);

@@ -56,20 +56,92 @@ public sealed class ParallelDropout : nn.Module<Tensor, Tensor>
     /// </summary>
     public static Tensor ScaledMask(long[] shape, double p, ScalarType dtype, Device device)
     {
-        ulong seed;
-        using (var draw = randint(long.MaxValue, [1], dtype: ScalarType.Int64))
-        {
-            seed = (ulong)draw.item<long>();
-        }
+        ulong seed = DrawSeed();
         var mask = empty(shape, dtype: ScalarType.Float32);
         long n = mask.numel();
-        uint threshold = (uint)Math.Round(p * (1 << Bits));
-        float keep = (float)(1.0 / (1.0 - p));
+        uint threshold = Threshold(p);
+        float keep = Keep(p);
         IntPtr data = TensorMemory.Address(mask);
         long chunks = (n + Chunk - 1) / Chunk;
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) };
         Parallel.For(0, chunks, options, c => FillChunk(data, seed, c * Chunk, (int)Math.Min(Chunk, n - c * Chunk), threshold, keep));
         return dtype == ScalarType.Float32 && device.type == TorchSharp.DeviceType.CPU ? mask : mask.to(dtype, device);
+    }
+
+    /// <summary>The per-call seed, drawn from torch's generator (so <c>manual_seed</c> reproduces the masks).</summary>
+    internal static ulong DrawSeed()
+    {
+        using var draw = randint(long.MaxValue, [1], dtype: ScalarType.Int64);
+        return (ulong)draw.item<long>();
+    }
+
+    /// <summary>An element is kept where the top 24 bits of its hash are at least this.</summary>
+    internal static uint Threshold(double p) => (uint)Math.Round(p * (1 << Bits));
+
+    /// <summary>The value of a kept element's mask, 1/(1 − p).</summary>
+    internal static float Keep(double p) => (float)(1.0 / (1.0 - p));
+
+    /// <summary>
+    /// dst[i] = src[i] × mask(start + i) for i &lt; count: the values <see cref="ScaledMask"/> would hold at those flat
+    /// indices for this seed, applied without a mask tensor (fused kernels use it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void Multiply(float* src, float* dst, ulong seed, long start, int count, uint threshold, float keep)
+    {
+        uint low = (uint)seed;
+        uint high = (uint)(seed >> 32);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+            var keepVector = Vector256.Create(keep);
+            var thresholdVector = Vector256.Create(threshold);
+            for (; i + 8 <= count; i += 8)
+            {
+                var x = Hash(Vector256.Create((uint)(start + i)) + lanes, low, high);
+                var kept = Vector256.GreaterThanOrEqual(x >> (32 - Bits), thresholdVector).AsSingle();
+                (Vector256.Load(src + i) * (kept & keepVector)).Store(dst + i);
+            }
+        }
+        for (; i < count; i++)
+        {
+            dst[i] = (Hash((uint)(start + i), low, high) >> (32 - Bits)) >= threshold ? src[i] * keep : 0f;
+        }
+    }
+
+    /// <summary>dst[i] = add[i] + src[i] × mask(start + i) for i &lt; count (a residual sum with the branch dropped out).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void MultiplyAdd(
+        float* src,
+        float* add,
+        float* dst,
+        ulong seed,
+        long start,
+        int count,
+        uint threshold,
+        float keep
+    )
+    {
+        uint low = (uint)seed;
+        uint high = (uint)(seed >> 32);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+            var keepVector = Vector256.Create(keep);
+            var thresholdVector = Vector256.Create(threshold);
+            for (; i + 8 <= count; i += 8)
+            {
+                var x = Hash(Vector256.Create((uint)(start + i)) + lanes, low, high);
+                var kept = Vector256.GreaterThanOrEqual(x >> (32 - Bits), thresholdVector).AsSingle();
+                Vector256.FusedMultiplyAdd(Vector256.Load(src + i), kept & keepVector, Vector256.Load(add + i)).Store(dst + i);
+            }
+        }
+        for (; i < count; i++)
+        {
+            dst[i] =
+                (Hash((uint)(start + i), low, high) >> (32 - Bits)) >= threshold ? MathF.FusedMultiplyAdd(src[i], keep, add[i]) : add[i];
+        }
     }
 
     /// <summary>Mask values of elements start … start + count − 1, written to data (the tensor's own memory).</summary>

@@ -27,8 +27,29 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether training runs this layer as <see cref="FusedSublayers"/> (two autograd nodes with hand-written backward)
+    /// instead of its modules op by op: the same numbers up to rounding, with the same dropout masks. Off by default:
+    /// measured no faster within this host's noise on one thread and slower on two (BENCHMARKS.md, profile, measures
+    /// both in one run).
+    /// </summary>
+    public bool UseFusedSublayers { get; set; }
+
+    bool Fused(Tensor x) =>
+        training
+        && UseFusedSublayers
+        && self_attn.Fusable
+        && feed_forward.Fusable
+        && !dropout.UseTorchDropout
+        && FusedSublayers.Applicable(x);
+
     public override Tensor forward(Tensor x, Tensor attend)
     {
+        if (Fused(x))
+        {
+            x = FusedSublayers.Attention(x, null, attend, norm_attn, null, self_attn, dropout.P, FusedSublayers.Memory.Self);
+            return FusedSublayers.FeedForward(x, norm_ff, feed_forward, dropout.P);
+        }
         var h = norm_attn.forward(x);
         x = x + dropout.forward(self_attn.forward(h, h, attend));
         return x + dropout.forward(feed_forward.forward(norm_ff.forward(x)));
@@ -67,8 +88,33 @@ public sealed class CrossModalLayer : nn.Module<Tensor, Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <inheritdoc cref="EncoderLayer.UseFusedSublayers"/>
+    public bool UseFusedSublayers { get; set; }
+
+    bool Fused(Tensor x) =>
+        training
+        && UseFusedSublayers
+        && cross_attn.Fusable
+        && feed_forward.Fusable
+        && !dropout.UseTorchDropout
+        && FusedSublayers.Applicable(x);
+
     public override Tensor forward(Tensor target, Tensor source, Tensor attend)
     {
+        if (Fused(target))
+        {
+            target = FusedSublayers.Attention(
+                target,
+                source,
+                attend,
+                norm_query,
+                norm_source,
+                cross_attn,
+                dropout.P,
+                FusedSublayers.Memory.NormalisedSource
+            );
+            return FusedSublayers.FeedForward(target, norm_ff, feed_forward, dropout.P);
+        }
         var s = norm_source.forward(source);
         target = target + dropout.forward(cross_attn.forward(norm_query.forward(target), s, attend));
         return target + dropout.forward(feed_forward.forward(norm_ff.forward(target)));
@@ -121,8 +167,26 @@ public sealed class DecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor, Ten
         return (y + dropout.forward(feed_forward.forward(norm_ff.forward(y))), keys);
     }
 
+    /// <inheritdoc cref="EncoderLayer.UseFusedSublayers"/>
+    public bool UseFusedSublayers { get; set; }
+
+    bool Fused(Tensor x) =>
+        training
+        && UseFusedSublayers
+        && self_attn.Fusable
+        && cross_attn.Fusable
+        && feed_forward.Fusable
+        && !dropout.UseTorchDropout
+        && FusedSublayers.Applicable(x);
+
     public override Tensor forward(Tensor y, Tensor memory, Tensor selfAttend, Tensor memoryAttend)
     {
+        if (Fused(y))
+        {
+            y = FusedSublayers.Attention(y, null, selfAttend, norm_self, null, self_attn, dropout.P, FusedSublayers.Memory.Self);
+            y = FusedSublayers.Attention(y, memory, memoryAttend, norm_cross, null, cross_attn, dropout.P, FusedSublayers.Memory.RawSource);
+            return FusedSublayers.FeedForward(y, norm_ff, feed_forward, dropout.P);
+        }
         var h = norm_self.forward(y);
         y = y + dropout.forward(self_attn.forward(h, h, selfAttend));
         y = y + dropout.forward(cross_attn.forward(norm_cross.forward(y), memory, memoryAttend));
