@@ -840,8 +840,10 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
 
     let actions =
         (experiments |> List.map (fun e -> beforeAfter c shape timing seed e :> JsonNode))
+        // At one thread only where the main job trains at one thread: the demo model.
         @ [
-            atOneThread (fun () -> beforeAfter c shape timing seed fusedSublayersOneThread :> JsonNode)
+            if name = "demo" then
+                atOneThread (fun () -> beforeAfter c shape timing seed fusedSublayersOneThread :> JsonNode)
         ]
         @ [
             lateFusionBeforeAfter lateFusion shape timing seed streamedGru
