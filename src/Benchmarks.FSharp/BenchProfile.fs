@@ -474,7 +474,7 @@ let fusedAdam =
     }
 
 /// Each layer's two residual sublayers as one autograd node each (FusedSublayers), or its modules op by op (not
-/// adopted: no faster; the same numbers to float rounding, see the FusedSublayers tests). Measured on the transformer.
+/// adopted yet, see FusedSublayers' remarks; the same numbers to float rounding, see the FusedSublayers tests).
 let fusedSublayers =
     {
         Key = "fused_sublayers"
@@ -489,7 +489,8 @@ let fusedSublayers =
 /// The profile's actions: on the largest item (attention projections; measured no faster, so not adopted) and on
 /// the largest item below the ceiling (dropout masks, found inside the attention core, the feed-forward blocks and
 /// the rest; adopted); then the optimiser, the demo profile's largest single item after the matrix products (adopted);
-/// then the layers' element-wise work around the products as fused passes (not adopted: no faster).
+/// then the layers' element-wise work around the products as fused passes (not adopted yet: faster on the demo model,
+/// slower on the paper model at two threads).
 let experiments =
     [
         {

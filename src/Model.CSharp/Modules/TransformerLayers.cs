@@ -29,9 +29,8 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor, Tensor>
 
     /// <summary>
     /// Whether training runs this layer as <see cref="FusedSublayers"/> (two autograd nodes with hand-written backward)
-    /// instead of its modules op by op: the same numbers up to rounding, with the same dropout masks. Off by default:
-    /// measured no faster within this host's noise on one thread and slower on two (BENCHMARKS.md, profile, measures
-    /// both in one run).
+    /// instead of its modules op by op: the same numbers up to rounding, with the same dropout masks. Off by default
+    /// (see <see cref="FusedSublayers"/>'s remarks); the benchmark's profile measures both in one run.
     /// </summary>
     public bool UseFusedSublayers { get; set; }
 
