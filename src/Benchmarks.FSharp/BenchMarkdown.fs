@@ -339,8 +339,15 @@ let render (results: JsonNode) (resultsPath: string) =
                 else
                     $"""clipping and Adam (one pass) {number (fl phases "optimiser/median")} ms"""
 
+            // Results files from before TrainStep dropped the gradients timed zero_grad.
+            let clearing =
+                if isNull phases["clear_gradients"] then
+                    $"""zero_grad {number (fl phases "zero_grad/median")} ms"""
+                else
+                    $"""clearing the gradients (dropped) {number (fl phases "clear_gradients/median")} ms"""
+
             line
-                $"""In situ: forward {number (fl phases "forward/median")} ms, loss {number (fl phases "loss/median")} ms, backward {number (fl phases "backward/median")} ms, {optimiser}, zero_grad {number (fl phases "zero_grad/median")} ms."""
+                $"""In situ: forward {number (fl phases "forward/median")} ms, loss {number (fl phases "loss/median")} ms, backward {number (fl phases "backward/median")} ms, {optimiser}, {clearing}."""
 
             line ""
             line "| item | forward ms | in the step ms | share of step |"

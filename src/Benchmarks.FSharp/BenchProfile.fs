@@ -1,7 +1,7 @@
 /// Where the time of a training step goes. TorchSharp 0.107 has no autograd profiler and its module hooks fire only
 /// through `call` (our modules use `forward`), so the profile is built from wall clocks, which are exact on the CPU
 /// (every op runs synchronously):
-///   1. in situ: the phases of TrainStep.Run (zero_grad, forward, loss, backward, gradient clipping and Adam), timed
+///   1. in situ: the phases of TrainStep.Run (clearing the gradients, forward, loss, backward, gradient clipping and Adam), timed
 ///      between its operations on the real model;
 ///   2. components: each kind of block the model is made of — input projections, attention q/k/v/out projections,
 ///      the attention core (scores, mask, softmax, dropout, weighted sum, head reshapes), feed-forward blocks,
@@ -38,7 +38,8 @@ type Timing = { Warmup: int; Repeats: int }
 /// The phases of one TrainStep.Run, in milliseconds.
 type Phases =
     {
-        ZeroGrad: float list
+        /// Dropping the gradients before the step (TrainStep.DropGradients, as TrainStep runs it).
+        ClearGradients: float list
         Forward: float list
         Loss: float list
         Backward: float list
@@ -81,7 +82,7 @@ let phases (config: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
             use _ = torch.NewDisposeScope()
             let made0 = tensorsMade ()
             let clock = Stopwatch.StartNew()
-            optimiser.zero_grad ()
+            TrainStep.DropGradients parameters
             let t1 = clock.Elapsed.TotalMilliseconds
             model.train ()
             let output = model.forward (input, targets.AsrInput)
@@ -107,7 +108,7 @@ let phases (config: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
     let l i = List.ofSeq rows[i]
 
     {
-        ZeroGrad = l 0
+        ClearGradients = l 0
         Forward = l 1
         Loss = l 2
         Backward = l 3
@@ -473,6 +474,32 @@ let fusedAdam =
         Adopted = true
     }
 
+/// Gradients dropped before each step instead of filled with zeros (adopted: the same numbers bit for bit, see the
+/// TrainingRules tests).
+let droppedGradients =
+    {
+        Key = "dropped_gradients"
+        What =
+            "TrainStep.DropGradients: every parameter's gradient dropped before the step (backward writes the new one) instead of zero_grad (a fill per parameter tensor, then backward adds into it)"
+        Before = "zero_grad (TrainStep.UseZeroGrad on)"
+        After = "gradients dropped (the default)"
+        Switch = fun _ step on -> step.UseZeroGrad <- not on
+        Adopted = true
+    }
+
+/// Attention scores and padded positions masked by vectorised sums and products instead of masked_fill (adopted:
+/// the same numbers bit for bit, see the MultiHeadAttention tests).
+let additiveMasks =
+    {
+        Key = "additive_masks"
+        What =
+            "Masks.Additive: attention scores masked by adding 0/-inf, padded positions zeroed by a 0/1 product (vectorised, forward and backward) instead of masked_fill (libtorch's scalar loop, forward and backward)"
+        Before = "masked_fill (Masks.UseMaskedFill on)"
+        After = "sum and product (the default)"
+        Switch = fun _ _ on -> Masks.UseMaskedFill <- not on
+        Adopted = true
+    }
+
 /// Each layer's two residual sublayers as one autograd node each (FusedSublayers), or its modules op by op (not
 /// adopted yet, see FusedSublayers' remarks; the same numbers to float rounding, see the FusedSublayers tests).
 let fusedSublayers =
@@ -489,8 +516,9 @@ let fusedSublayers =
 /// The profile's actions: on the largest item (attention projections; measured no faster, so not adopted) and on
 /// the largest item below the ceiling (dropout masks, found inside the attention core, the feed-forward blocks and
 /// the rest; adopted); then the optimiser, the demo profile's largest single item after the matrix products (adopted);
-/// then the layers' element-wise work around the products as fused passes (not adopted yet: faster on the demo model,
-/// slower on the paper model at two threads).
+/// then two exact changes to what the step does around the products (gradients dropped instead of zeroed, masks as
+/// vectorised sums and products; adopted); then the layers' element-wise work around the products as fused passes
+/// (not adopted yet: faster on the demo model, slower on the paper model at two threads).
 let experiments =
     [
         {
@@ -512,15 +540,21 @@ let experiments =
             Adopted = true
         }
         fusedAdam
+        droppedGradients
+        additiveMasks
         fusedSublayers
     ]
 
-/// The fused sublayers at one torch thread, as the main job trains the demo models (two processes of one thread).
-let fusedSublayersOneThread =
-    { fusedSublayers with
-        Key = "fused_sublayers_one_thread"
-        What = fusedSublayers.What + "; one torch thread, as the main job trains"
+/// An experiment at one torch thread, as the main job trains the demo models (two processes of one thread).
+let private oneThread (e: Experiment) =
+    { e with
+        Key = e.Key + "_one_thread"
+        What = e.What + "; one torch thread, as the main job trains"
     }
+
+/// The changes measured again at one torch thread on the demo model.
+let oneThreadExperiments =
+    [ droppedGradients; additiveMasks; fusedSublayers ] |> List.map oneThread
 
 /// Runs f at one torch thread, then restores the run's count.
 let private atOneThread (f: unit -> 'a) =
@@ -801,7 +835,7 @@ let private phasesJson (p: Phases) =
     JsonObject(
         dict
             [
-                "zero_grad", sampleJson "zero_grad" p.ZeroGrad :> JsonNode
+                "clear_gradients", sampleJson "clear_gradients" p.ClearGradients :> JsonNode
                 "forward", sampleJson "forward" p.Forward
                 "loss", sampleJson "loss" p.Loss
                 "backward", sampleJson "backward" p.Backward
@@ -844,7 +878,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
         // At one thread only where the main job trains at one thread: the demo model.
         @ [
             if name = "demo" then
-                atOneThread (fun () -> beforeAfter c shape timing seed fusedSublayersOneThread :> JsonNode)
+                for e in oneThreadExperiments -> atOneThread (fun () -> beforeAfter c shape timing seed e :> JsonNode)
         ]
         @ [
             lateFusionBeforeAfter lateFusion shape timing seed streamedGru
@@ -889,7 +923,7 @@ let profile (name: string) (c: ModelConfig) (shape: BatchShape) (timing: Timing)
             inSituForward - explainedForward,
             inSituBoth - explainedBoth
             "optimiser: gradient clipping and Adam (FusedAdam, one pass)", 0.0, median inSitu.Optimiser
-            "zero_grad", 0.0, median inSitu.ZeroGrad
+            "clearing the gradients (dropped, as TrainStep does)", 0.0, median inSitu.ClearGradients
         ]
 
     printfn "  profile %s (batch %d): step %.0f ms in situ" name shape.Batch step

@@ -10,6 +10,13 @@ namespace Research.Model.Modules;
 /// </summary>
 public static class Masks
 {
+    /// <summary>
+    /// Mask attention scores in training with <c>masked_fill</c> and padded positions with <c>masked_fill</c> (libtorch's
+    /// scalar loop, forward and backward) instead of adding <see cref="Additive"/> and multiplying by a 0/1 mask
+    /// (vectorised); the same numbers bit for bit. Process-wide; the benchmark measures both in one run.
+    /// </summary>
+    public static bool UseMaskedFill { get; set; }
+
     /// <summary>(B, T) padding → (B, 1, 1, T) attend-mask over keys.</summary>
     public static Tensor FromKeyPadding(Tensor padding)
     {
@@ -21,6 +28,14 @@ public static class Masks
         }
         return padding.logical_not().unsqueeze(1).unsqueeze(1);
     }
+
+    /// <summary>
+    /// An attend-mask as a float32 tensor of the same shape to add to attention scores: 0 where attending, −∞ where
+    /// not. Adding it gives the scores <c>masked_fill(¬attend, −∞)</c> gives, bit for bit, as a vectorised sum whose
+    /// backward passes the gradient through (zero there anyway: the softmax's output is 0 where the score is −∞).
+    /// </summary>
+    public static Tensor Additive(Tensor attend) =>
+        zeros(attend.shape, dtype: ScalarType.Float32, device: attend.device).masked_fill_(attend.logical_not(), float.NegativeInfinity);
 
     /// <summary>(1, 1, T, T) attend-mask: position t sees positions ≤ t.</summary>
     public static Tensor Causal(long length, Device device) =>

@@ -65,9 +65,15 @@ public sealed class MultiHeadAttention : nn.Module<Tensor, Tensor, Tensor, Tenso
         {
             // Written out so that the weights' dropout draws its mask in parallel (ParallelDropout). With dropout,
             // scaled_dot_product_attention computes the same unfused way on the CPU (its fused kernel takes no dropout).
-            var scores = matmul(q, k.transpose(-2, -1))
-                .div_(Math.Sqrt(q.shape[3]))
-                .masked_fill_(attend.logical_not(), double.NegativeInfinity);
+            var scores = matmul(q, k.transpose(-2, -1)).div_(Math.Sqrt(q.shape[3]));
+            if (Masks.UseMaskedFill)
+            {
+                scores = scores.masked_fill_(attend.logical_not(), double.NegativeInfinity);
+            }
+            else
+            {
+                scores = scores.add_(Masks.Additive(attend));
+            }
             o = matmul(weights_dropout.forward(scores.softmax(-1)), v);
         }
         else

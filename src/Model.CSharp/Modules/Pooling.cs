@@ -13,6 +13,10 @@ public static class Pooling
         return (x * valid).sum(1) / count;
     }
 
-    /// <summary>Zeroes padded positions: (B, T, D), (B, T) padding → (B, T, D).</summary>
-    public static Tensor ZeroPadding(Tensor x, Tensor padding) => x.masked_fill(padding.unsqueeze(-1), 0.0);
+    /// <summary>
+    /// Zeroes padded positions: (B, T, D), (B, T) padding → (B, T, D); a product with the 0/1 mask (vectorised, as is
+    /// its backward), not <c>masked_fill</c> (a scalar loop), unless <see cref="Masks.UseMaskedFill"/>.
+    /// </summary>
+    public static Tensor ZeroPadding(Tensor x, Tensor padding) =>
+        Masks.UseMaskedFill ? x.masked_fill(padding.unsqueeze(-1), 0.0) : x * padding.logical_not().unsqueeze(-1).to_type(x.dtype);
 }

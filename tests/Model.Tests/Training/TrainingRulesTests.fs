@@ -265,6 +265,52 @@ let tests =
                     torch.set_num_threads threads
             }
 
+            test "dropping the gradients before each step updates bit for bit as zero_grad does, streams left out included" {
+                use _ = torch.NewDisposeScope()
+                // The any-subset encoder on batches that leave out text, then video: their branches get no gradient
+                // in those steps after having had one, and zero_grad leaves them a zero gradient that Adam still
+                // steps on (moments decay, values move). Dropout on, so masks are drawn as in training.
+                let config = tinyWith (TaskWeights(0.8, 0.2, 1.0)) ModalityWeights.Paper
+                let config = config.WithAnySubset(true, 0.0).WithDropout(0.1)
+
+                let batches =
+                    [
+                        for seed, drop in [ 1, ""; 2, "text"; 3, ""; 4, "video"; 5, "text"; 6, "" ] ->
+                            let struct (input, targets) =
+                                SyntheticBatch.Create(config, BatchShape(3, 12, 10, 5, 8), seed, torch.CPU)
+
+                            let input =
+                                match drop with
+                                | "text" -> EncoderInput(input.Audio, input.Video, null)
+                                | "video" -> EncoderInput(input.Audio, null, input.Text)
+                                | _ -> input
+
+                            input, targets
+                    ]
+
+                let train (zeroGrad: bool) =
+                    torch.manual_seed 5L |> ignore
+                    let m = new MultiTaskModel(config)
+
+                    let step =
+                        TrainStep(m, MultiTaskCriterion(config.Tasks, config.LabelSmoothing), LearningRateSchedule(0.05, 16, 2))
+
+                    step.UseZeroGrad <- zeroGrad
+                    let losses = [ for input, targets in batches -> step.Run(input, targets).Total ]
+
+                    let values =
+                        [ for struct (name, p) in m.named_parameters () -> name, p.detach().clone() ]
+
+                    losses, values
+
+                let zeroLosses, zeroValues = train true
+                let droppedLosses, droppedValues = train false
+                Expect.sequenceEqual droppedLosses zeroLosses "every step's loss"
+
+                for (name, a), (_, b) in List.zip zeroValues droppedValues do
+                    Expect.isTrue ((a.eq b).all().item<bool>()) $"{name}: values after the last step"
+            }
+
             test "FusedAdam takes TorchSharp's own path for tensors it cannot address (float64)" {
                 use _ = torch.NewDisposeScope()
                 let reference, torchAdam = adamSubject torch.float64
