@@ -161,7 +161,7 @@ let render (results: JsonNode) (resultsPath: string) =
         line ""
 
         line
-            "Shapes: paper batch = 160 stacked audio steps (8 s), 200 video frames, 20 words, 100 characters per item; demo = 60 / 30 / 10 / 40. Demo model: d 128, 4 heads, feed-forward 256, 2/2/1 layers, 1024-d video, 120 speakers."
+            "Shapes: paper batch = 160 stacked audio steps (8 s), 200 video frames, 20 words, 100 characters per item; demo = 60 / 30 / 10 / 40. Demo model: the main job's pre-training model (d 128, 4 heads, feed-forward 200, 2/2/1 layers, 1024-d video, 120 speakers, CTC head with 0.3 of the ASR term)."
 
         let bounded =
             [

@@ -36,7 +36,7 @@ let measure (config: ModelConfig) (shape: BatchShape) (steps: int) (every: int) 
     use model = new MultiTaskModel(config)
 
     let step =
-        TrainStep(model, MultiTaskCriterion(config.Tasks, config.LabelSmoothing), LearningRateSchedule(0.05, config.DModel, 4))
+        TrainStep(model, MultiTaskCriterion.For(config), LearningRateSchedule(0.05, config.DModel, 4))
 
     let samples = ResizeArray<int * float>()
     let times = ResizeArray<float>()

@@ -65,7 +65,7 @@ let phases (config: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
     use scope = torch.NewDisposeScope()
     torch.manual_seed (int64 seed) |> ignore
     use model = new MultiTaskModel(config)
-    let criterion = MultiTaskCriterion(config.Tasks, config.LabelSmoothing)
+    let criterion = MultiTaskCriterion.For(config)
     let parameters = model.parameters () |> Array.ofSeq
 
     let optimiser =
@@ -620,7 +620,7 @@ let beforeAfter (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int
     use model = new MultiTaskModel(c)
 
     let step =
-        TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
+        TrainStep(model, MultiTaskCriterion.For(c), LearningRateSchedule(0.05, c.DModel, 4))
 
     let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
     interleaved model step input targets timing e
@@ -669,7 +669,7 @@ let guardCost (c: ModelConfig) (shape: BatchShape) (timing: Timing) (seed: int) 
     use model = new MultiTaskModel(c)
 
     let step =
-        TrainStep(model, MultiTaskCriterion(c.Tasks, c.LabelSmoothing), LearningRateSchedule(0.05, c.DModel, 4))
+        TrainStep(model, MultiTaskCriterion.For(c), LearningRateSchedule(0.05, c.DModel, 4))
 
     let struct (input, targets) = SyntheticBatch.Create(c, shape, seed, torch.CPU)
     let saved = CollectionGuard.Mode

@@ -73,7 +73,7 @@ let main (argv: string array) : int =
             let parameters = model.parameters () |> Seq.sumBy (fun p -> p.numel ())
 
             let step =
-                TrainStep(model, MultiTaskCriterion(config.Tasks, config.LabelSmoothing), LearningRateSchedule(0.05, config.DModel, 4))
+                TrainStep(model, MultiTaskCriterion.For(config), LearningRateSchedule(0.05, config.DModel, 4))
 
             if comm.Size > 1 then
                 step.Distribute comm

@@ -104,11 +104,12 @@ let tests =
                 Expect.isTrue (qk.TrainingStep |> Seq.forall (fun p -> p.Flops = qk.Flops)) "each as many FLOPs as the forward"
             }
 
-            test "every Linear of the tiny transformer is counted, on the rows it sees" {
+            test "every Linear of the tiny transformer is counted, on the rows it sees (CTC head included)" {
                 let shape =
                     BatchShape(Batch = 3, AudioSteps = 7, VideoFrames = 5, Words = 4, Characters = 6)
 
-                let c = tinyAllTasks
+                // With a CTC share, as the demo's pre-training has: its head is a Linear over the encoder's frames.
+                let c = tinyAllTasks.WithCtcWeight(0.3)
                 let m = new MultiTaskModel(c)
                 let b, ta, tv, tw, l = 3L, 7L, 5L, 4L, 7L // decoder: start symbol + 6 characters
 
@@ -120,7 +121,7 @@ let tests =
                         b * tv
                     elif n.StartsWith "encoder.text." && (n.Contains "source_proj" || keyOrValue n) then
                         b * tw
-                    elif n.StartsWith "encoder." then
+                    elif n.StartsWith "encoder." || n.StartsWith "ctc." then
                         b * ta
                     elif n.StartsWith "asr." && n.Contains "cross_attn" && keyOrValue n then
                         b * ta

@@ -105,7 +105,8 @@ public static class Flops
     /// <summary>
     /// Every matrix product of one forward pass of <see cref="MultiTaskModel"/>, at its shape, in the order the model
     /// runs them: the audio encoder, the cross-modal branches whose modality weight is positive, and the heads whose
-    /// task weight is positive. The ASR decoder runs with teacher forcing on Characters + 1 positions (start symbol +
+    /// task weight is positive (with the ASR task, the CTC head over the encoder's frames when the config gives CTC a
+    /// share). The ASR decoder runs with teacher forcing on Characters + 1 positions (start symbol +
     /// characters, as <see cref="Targets.AsrPairs"/> builds them). Each Linear is one product over all the rows it
     /// sees; QKᵀ and AV are one product per item and head.
     /// </summary>
@@ -169,6 +170,10 @@ public static class Flops
                 FeedForwardBlock(asr, b * l);
             }
             Linear(asr, "output layer", b * l, d, config.VocabSize);
+            if (config.CtcWeight > 0)
+            {
+                Linear("CTC head", "affine", b * ta, d, MultiTaskModel.CtcOutputsPerFrame * config.VocabSize);
+            }
         }
         if (config.Tasks.Speaker > 0)
         {
