@@ -197,7 +197,40 @@ let render (results: JsonNode) (resultsPath: string) =
                 let bound = fl p "fraction_of_paired_ceiling/median"
 
                 line
-                    $"""| {st c "model"} | {st c "config"} | {c["shape"]["batch"]} | {threads} | {p["products"]} ({p["distinct_shapes"]}) | {spreadCell 1.0 p["ms_per_pass"]} | **{number (fl c "ms_per_step/median")}** | {spreadCell 100.0 p["fraction_of_paired_ceiling"]} | **{number (100.0 * stepShare)}** | {number (100.0 * stepShare / bound)} %% |""")
+                    $"""| {st c "model"} | {st c "config"} | {c["shape"]["batch"]} | {threads} | {p["products"]} ({p["distinct_shapes"]}) | {spreadCell 1.0 p["ms_per_pass"]} | **{number (fl c "ms_per_step/median")}** | {spreadCell 100.0 p["fraction_of_paired_ceiling"]} | **{number (100.0 * stepShare)}** | {number (100.0 * stepShare / bound)} %% |"""
+
+            let floored = bounded |> List.filter (fun c -> not (isNull c["floor"]))
+
+            if not floored.IsEmpty then
+                line ""
+                line "### The floor: what the step costs besides its products"
+                line ""
+
+                line
+                    "Also in the same run: the same step with every size at its minimum (same layers, heads, CTC head and options; `BenchPhases.minimal`), i.e. its sequence of libtorch operations with negligible arithmetic, less that small step's own products timed alone, is the **fixed per-step cost** (each op's call, dispatch, allocation and autograd bookkeeping); the **optimiser** is how much its one pass over the parameters (FusedAdam, clipping and Adam) grows from minimal to full size. Products alone + both is the **floor**: the least the step can take while it runs as these operations one by one, with every element-wise op, softmax, layer norm, dropout mask, copy and the CTC loss free. **Step at the target** is the step time at which it would meet its target against the same ceiling; what that leaves after the floor is all the rest may cost, against what the rest costs now (step − floor)."
+
+                line ""
+
+                line
+                    "| model | config | batch | threads | products alone ms | fixed per-step cost ms | optimiser ms | floor ms | floor, % of ceiling | step ms | step at the target ms | rest allowed at the target ms | rest now ms |"
+
+                line "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+                for c in floored do
+                    let f = c["floor"]
+
+                    let threads =
+                        match c["threads"] with
+                        | null -> "–"
+                        | t -> string t
+
+                    let target = if st c "config" = "paper" then 0.8 else 0.6
+                    let stepMs = fl c "ms_per_step/median"
+                    let floorMs = fl f "floor_ms"
+                    let atTarget = stepMs * fl c "fraction_of_paired_ceiling/median" / target
+
+                    line
+                        $"""| {st c "model"} | {st c "config"} | {c["shape"]["batch"]} | {threads} | {number (fl c "products_alone/ms_per_pass/median")} | {number (fl f "fixed_per_step_ms")} | {number (fl f "optimiser_growth_ms")} | **{number floorMs}** | **{number (100.0 * fl f "floor_fraction_of_ceiling")}** | {number stepMs} | {number atTarget} | **{number (atTarget - floorMs)}** | {number (stepMs - floorMs)} |""")
 
     // 3. Inference
     section "3. Inference: embedding extraction" "inference" (fun data _ ->

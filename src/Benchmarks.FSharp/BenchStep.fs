@@ -160,6 +160,24 @@ type ProductsAlone =
         PairedCeiling: float list
     }
 
+/// What the step costs besides its matrix products, whatever their arithmetic (transformer cases): the same step's
+/// operations at minimal sizes (BenchPhases.minimal: the call, dispatch, allocation and autograd bookkeeping of every
+/// op) less that small step's own products timed alone (their calls are in ProductsAlone already), plus how much the
+/// optimiser's one pass over the parameters grows from minimal to full size. Products alone plus this floor is the
+/// least the step can take while it runs as these libtorch operations one by one, with every element-wise op,
+/// softmax, layer norm, dropout mask and the CTC loss free.
+type Floor =
+    {
+        /// Milliseconds of each minimal-size step (the sum of TrainStep's phases).
+        MinimalStep: float list
+        /// Milliseconds of each pass over the minimal-size step's products alone.
+        MinimalProducts: float list
+        /// The optimiser phase (gradient clipping and Adam, one pass) in each full-size step, ms.
+        Optimiser: float list
+        /// The same in each minimal-size step.
+        MinimalOptimiser: float list
+    }
+
 /// What one case measured.
 type Measured =
     {
@@ -176,6 +194,8 @@ type Measured =
         CpuStall: float option
         /// The step's matrix products timed alone (transformer cases).
         ProductsAlone: ProductsAlone option
+        /// What the step costs besides them (transformer cases).
+        Floor: Floor option
     }
 
 /// Achieved GFLOP/s of each timed step (analytic training-step FLOPs / time).
@@ -248,6 +268,56 @@ let productFractions (m: Measured) =
     | Some p -> List.map2 (fun ms ceiling -> float m.Flops.TrainingStep / (ms / 1000.0) / 1e9 / ceiling) p.Milliseconds p.PairedCeiling
     | None -> []
 
+/// The floor's parts in ms (medians): the fixed per-step cost (minimal step less its products) and the optimiser's
+/// growth; and the floor itself, products alone (median pass) plus both.
+let floorParts (m: Measured) =
+    match m.ProductsAlone, m.Floor with
+    | Some p, Some f ->
+        let median what xs = (BenchStats.spread what xs).Median
+
+        let fixedCost =
+            median "minimal step" f.MinimalStep
+            - median "minimal products" f.MinimalProducts
+
+        let optimiser =
+            median "optimiser" f.Optimiser - median "minimal optimiser" f.MinimalOptimiser
+
+        Some(fixedCost, optimiser, median "products alone" p.Milliseconds + fixedCost + optimiser)
+    | _ -> None
+
+/// The most of the ceiling the step can reach at its floor: the step's FLOPs over the floor's time, over the ceiling's
+/// median sampled after the products' passes.
+let floorFraction (m: Measured) =
+    match m.ProductsAlone, floorParts m with
+    | Some p, Some(_, _, floorMs) ->
+        Some(
+            float m.Flops.TrainingStep
+            / (floorMs / 1000.0)
+            / 1e9
+            / (BenchStats.spread "paired ceiling" p.PairedCeiling).Median
+        )
+    | _ -> None
+
+/// Measures a transformer case's floor (see Floor) on the threads it runs on: `repeats` minimal and full steps, and
+/// `passes` passes over the minimal step's products.
+let measureFloor (c: ModelConfig) (shape: BatchShape) (warmup: int) (repeats: int) (seed: int) (ceiling: Ceiling) : Floor =
+    let small = BenchPhases.minimal c
+
+    let smallPhases =
+        BenchPhases.phases small BenchPhases.minimalShape warmup repeats seed
+
+    let smallProducts =
+        timeProducts (Flops.MultiTaskProducts(small, BenchPhases.minimalShape)) repeats ceiling
+
+    let full = BenchPhases.phases c shape warmup repeats seed
+
+    {
+        MinimalStep = smallPhases.Total
+        MinimalProducts = smallProducts.Milliseconds
+        Optimiser = full.Optimiser
+        MinimalOptimiser = smallPhases.Optimiser
+    }
+
 /// Times training steps of a case (see Timing) after warm-up; every step has its own dispose scope (TrainStep.Run),
 /// and a GC every 3 steps, outside the timed region, keeps memory flat (../shared/ENVIRONMENT.md).
 let private measureOn (case: Case) (timing: Timing) (seed: int) (ceiling: Ceiling) : Measured =
@@ -318,6 +388,11 @@ let private measureOn (case: Case) (timing: Timing) (seed: int) (ceiling: Ceilin
         | Transformer c -> Some(timeProducts (Flops.MultiTaskProducts(c, case.Shape)) (max 3 timing.MinSteps) ceiling)
         | LateFusion _ -> None
 
+    let floor =
+        match case.Subject with
+        | Transformer c -> Some(measureFloor c case.Shape timing.Warmup (max 5 timing.MinSteps) seed ceiling)
+        | LateFusion _ -> None
+
     {
         Case = case
         Parameters = parameters
@@ -327,6 +402,7 @@ let private measureOn (case: Case) (timing: Timing) (seed: int) (ceiling: Ceilin
         LoadAverage = load
         CpuStall = stall
         ProductsAlone = productsAlone
+        Floor = floor
     }
 
 /// Times one case on its threads (the run's unless it says), the paired ceiling samples on the same.
@@ -446,6 +522,28 @@ let caseJson (m: Measured) =
                     )
                     :> JsonNode
                 | None -> null
+                "floor",
+                match m.Floor, floorParts m, floorFraction m with
+                | Some f, Some(fixedCost, optimiser, floorMs), Some fraction ->
+                    JsonObject(
+                        dict
+                            [
+                                "what",
+                                JsonValue.Create
+                                    "products alone + the same step's operations at minimal sizes less their own products + the optimiser pass's growth from minimal to full size: the least the step takes as these libtorch operations one by one with every other kernel free"
+                                :> JsonNode
+                                "minimal_step_ms", BenchStats.sampleJson "minimal step" f.MinimalStep
+                                "minimal_products_ms", BenchStats.sampleJson "minimal products" f.MinimalProducts
+                                "optimiser_ms", BenchStats.sampleJson "optimiser" f.Optimiser
+                                "minimal_optimiser_ms", BenchStats.sampleJson "minimal optimiser" f.MinimalOptimiser
+                                "fixed_per_step_ms", JsonValue.Create fixedCost
+                                "optimiser_growth_ms", JsonValue.Create optimiser
+                                "floor_ms", JsonValue.Create floorMs
+                                "floor_fraction_of_ceiling", JsonValue.Create fraction
+                            ]
+                    )
+                    :> JsonNode
+                | _ -> null
             ]
     )
 
@@ -513,6 +611,16 @@ let main (argv: string array) : int =
                     m.Milliseconds.Length
                     (100.0 * share)
                     (percent m.CpuStall)
+
+                match floorParts m, floorFraction m with
+                | Some(fixedCost, optimiser, floorMs), Some fraction ->
+                    printfn
+                        "    floor %.1f ms (products alone + fixed per-step cost %.1f ms + optimiser %.1f ms): at most %.0f %% of the ceiling"
+                        floorMs
+                        fixedCost
+                        optimiser
+                        (100.0 * fraction)
+                | _ -> ()
 
                 m
         ]
